@@ -1,0 +1,99 @@
+package master
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/portico-gw/portico/internal/control"
+	"github.com/portico-gw/portico/ipc"
+	"github.com/portico-gw/portico/tmpl"
+)
+
+// childProc is one forked child as the master sees it.
+type childProc struct {
+	role    string
+	slot    int
+	gen     int
+	cmd     *exec.Cmd
+	conn    *ipc.Conn
+	started time.Time
+
+	ready    chan struct{} // closed on its Ready message
+	exited   chan struct{} // closed once reaped
+	exitErr  error         // valid after exited
+	statusC  chan control.ChildReport
+	draining bool // told to quit; never respawned
+}
+
+func (c *childProc) pid() int { return c.cmd.Process.Pid }
+
+func (c *childProc) exitCode() int {
+	if c.cmd.ProcessState == nil {
+		return -1
+	}
+	return c.cmd.ProcessState.ExitCode()
+}
+
+func (c *childProc) String() string {
+	return fmt.Sprintf("%s %d (pid %d, generation %d)", c.role, c.slot, c.pid(), c.gen)
+}
+
+func (c *childProc) send(kind ipc.Kind, files ...*os.File) error {
+	m, err := ipc.NewMessage(kind, nil)
+	if err != nil {
+		return err
+	}
+	m.Files = files
+	return c.conn.Send(m)
+}
+
+// credentials resolves nginx_config.user for children. Only root can switch
+// users; otherwise children run as the master does.
+func credentials(rt *tmpl.Runtime) (*syscall.Credential, error) {
+	if rt.Processes.User == "" || os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup(rt.Processes.User)
+	if err != nil {
+		return nil, fmt.Errorf("nginx_config.user %q: %w", rt.Processes.User, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if rt.Processes.Group != "" {
+		g, err := user.LookupGroup(rt.Processes.Group)
+		if err != nil {
+			return nil, fmt.Errorf("nginx_config.user group %q: %w", rt.Processes.Group, err)
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
+}
+
+// childEnv keeps what nginx keeps (TZ) plus the variables the runtime file
+// lists, and drops the rest, including tableflip's marker: a child is never
+// an upgrade target.
+func childEnv(keep []string) []string {
+	var env []string
+	if v, ok := os.LookupEnv("TZ"); ok {
+		env = append(env, "TZ="+v)
+	}
+	if v, ok := os.LookupEnv("PATH"); ok {
+		env = append(env, "PATH="+v)
+	}
+	for _, k := range keep {
+		if strings.Contains(k, "=") {
+			env = append(env, k)
+			continue
+		}
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}

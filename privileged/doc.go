@@ -1,0 +1,11 @@
+// Package privileged is the privileged agent: one process per node, beside
+// the workers, that serves no data-plane traffic and owns the jobs that must
+// run once per node (the external plugin runner, active health checks,
+// metrics export, the control API).
+//
+// Invariants:
+//   - Exactly one agent per generation; the master respawns it like a worker.
+//   - It runs as the same user as the workers and never binds a data-plane port.
+//   - Today it only joins the process model (ready, status, drain); each
+//     node-wide job lands with the issue that needs it.
+package privileged

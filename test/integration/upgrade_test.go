@@ -1,0 +1,81 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestUpgradeUnderLoad(t *testing.T) {
+	g := newGateway(t, 2)
+	g.Start()
+	old := g.Status()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, wait := clientLoop(ctx, g.URL("/"), 1<<40)
+	time.Sleep(200 * time.Millisecond)
+
+	// A new binary on disk, as a package upgrade installs it.
+	copyFile(t, portico, g.Bin)
+	begin := time.Now()
+	out := g.MustRun("upgrade")
+	t.Logf("upgrade: %s(%s)", out, time.Since(begin).Round(time.Millisecond))
+	newPid := g.MasterPid()
+	if newPid == old.Master.Pid || !alive(newPid) {
+		t.Fatalf("pid file names %d after upgrade (old %d)", newPid, old.Master.Pid)
+	}
+	if !waitDead(old.Master.Pid, 15*time.Second) {
+		t.Error("old master still alive 15s after the upgrade")
+	}
+	for _, c := range old.Children {
+		if alive(c.Pid) {
+			t.Errorf("old %s %d (pid %d) alive", c.Role, c.Slot, c.Pid)
+		}
+	}
+	st := g.Status()
+	if st.Master.Pid != newPid || st.Master.Generation <= old.Master.Generation || len(workers(st, 0)) != 2 {
+		t.Errorf("status after upgrade: %+v", st.Master)
+	}
+	time.Sleep(300 * time.Millisecond) // keep the loop on the new master a moment
+	cancel()
+	wait()
+	res.check(t, 1000)
+}
+
+func TestUpgradeToBrokenBinaryKeepsServing(t *testing.T) {
+	g := newGateway(t, 1)
+	g.Start()
+	pid := g.MasterPid()
+	broken := filepath.Join(g.Prefix, "bin", "portico.new")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho broken build >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(broken, g.Bin); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, wait := clientLoop(ctx, g.URL("/"), 1<<40)
+	time.Sleep(100 * time.Millisecond)
+
+	// The CLI itself is the broken file now: drive the master with the good one.
+	cmd := append([]string{}, "upgrade")
+	out, code := (&Gateway{t: t, Prefix: g.Prefix, Bin: portico}).Run(cmd...)
+	cancel()
+	wait()
+	if code == 0 {
+		t.Fatalf("upgrade to a failing binary succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "exited") {
+		t.Errorf("upgrade error does not say the new master exited:\n%s", out)
+	}
+	if g.MasterPid() != pid || !alive(pid) {
+		t.Fatal("the old master is gone")
+	}
+	g.WaitServing(time.Second)
+	res.check(t, 100)
+}

@@ -1,0 +1,145 @@
+package tmpl
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FileName is the runtime file's name under <prefix>/conf/.
+const FileName = "portico.runtime.yaml"
+
+// Listener roles. A listener's role decides what a worker serves on it.
+const (
+	RoleNode  = "node"
+	RoleAdmin = "admin"
+)
+
+// Runtime is what a child knows about its generation. It is the parsed
+// runtime file; see runtime.yaml.tmpl for the meaning of each field.
+type Runtime struct {
+	Version    string `yaml:"version"`
+	Prefix     string `yaml:"prefix"`
+	ConfigFile string `yaml:"config_file"`
+
+	Processes Processes  `yaml:"processes"`
+	Logs      Logs       `yaml:"logs"`
+	Env       []string   `yaml:"env"`
+	Listeners []Listener `yaml:"listeners"`
+	ShmZones  []ShmZone  `yaml:"shm_zones"`
+	HTTP      HTTP       `yaml:"http"`
+	Admin     Admin      `yaml:"admin"`
+	Etcd      Etcd       `yaml:"etcd"`
+	Runner    Runner     `yaml:"runner"`
+	TestOnly  TestOnly   `yaml:"test_only"`
+}
+
+type Processes struct {
+	Workers         int           `yaml:"workers"`
+	User            string        `yaml:"user"`
+	Group           string        `yaml:"group"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	RlimitNofile    int           `yaml:"rlimit_nofile"`
+}
+
+type Logs struct {
+	ErrorLog        string `yaml:"error_log"`
+	ErrorLogLevel   string `yaml:"error_log_level"`
+	AccessLog       string `yaml:"access_log"` // "off" disables it
+	AccessLogFormat string `yaml:"access_log_format"`
+}
+
+// Listener is one listening address. The master binds it once per worker
+// slot with SO_REUSEPORT; workers find their copies by index in this list.
+type Listener struct {
+	Role    string `yaml:"role"`
+	Network string `yaml:"network"`
+	Addr    string `yaml:"addr"`
+}
+
+type ShmZone struct {
+	Name string `yaml:"name"`
+	Size int64  `yaml:"size"`
+}
+
+type HTTP struct {
+	ServerTokens        bool          `yaml:"server_tokens"`
+	KeepaliveTimeout    time.Duration `yaml:"keepalive_timeout"`
+	ClientHeaderTimeout time.Duration `yaml:"client_header_timeout"`
+	ClientBodyTimeout   time.Duration `yaml:"client_body_timeout"`
+	SendTimeout         time.Duration `yaml:"send_timeout"`
+	ClientMaxBodySize   int64         `yaml:"client_max_body_size"`
+}
+
+type Admin struct {
+	Enabled    bool     `yaml:"enabled"`
+	AllowAdmin []string `yaml:"allow_admin"`
+}
+
+type Etcd struct {
+	Embedded  bool          `yaml:"embedded"`
+	DataDir   string        `yaml:"data_dir"`
+	Endpoints []string      `yaml:"endpoints"`
+	Prefix    string        `yaml:"prefix"`
+	Timeout   time.Duration `yaml:"timeout"`
+	User      string        `yaml:"user"`
+	Password  string        `yaml:"password"`
+	TLSCert   string        `yaml:"tls_cert"`
+	TLSKey    string        `yaml:"tls_key"`
+	TLSVerify bool          `yaml:"tls_verify"`
+	TLSSNI    string        `yaml:"tls_sni"`
+}
+
+type Runner struct {
+	Cmd    []string `yaml:"cmd"`
+	Socket string   `yaml:"socket"`
+}
+
+type TestOnly struct {
+	SlowPath  string        `yaml:"slow_path"`
+	SlowDelay time.Duration `yaml:"slow_delay"`
+}
+
+// Hash is the hex SHA-256 of a rendered runtime file. The master sends it to
+// children so a child can tell it loaded the file its generation was made from.
+func Hash(rendered []byte) string {
+	sum := sha256.Sum256(rendered)
+	return hex.EncodeToString(sum[:])
+}
+
+// Parse decodes a rendered runtime file strictly.
+func Parse(data []byte) (*Runtime, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var rt Runtime
+	if err := dec.Decode(&rt); err != nil {
+		return nil, fmt.Errorf("decode runtime file: %w", err)
+	}
+	return &rt, nil
+}
+
+// Read parses the runtime file behind f. Children receive the file as an
+// inherited descriptor opened by the master right after it wrote the file, so
+// a later reload that renames a new file into place never changes what an
+// older generation, or a respawn of it, reads.
+func Read(f *os.File) (*Runtime, []byte, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("stat runtime file: %w", err)
+	}
+	data, err := io.ReadAll(io.NewSectionReader(f, 0, info.Size()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read runtime file %s: %w", f.Name(), err)
+	}
+	rt, err := Parse(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return rt, data, nil
+}

@@ -1,0 +1,160 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/portico-gw/portico/internal/buildinfo"
+	"github.com/portico-gw/portico/internal/child"
+	"github.com/portico-gw/portico/internal/control"
+	"github.com/portico-gw/portico/internal/logx"
+)
+
+// Main is the entry point of `portico worker`, started by the master.
+func Main() int { return child.Main("worker", New) }
+
+// Worker serves the node and admin listeners of one slot.
+type Worker struct {
+	env     *child.Env
+	servers []*http.Server
+	lns     []net.Listener
+	conns   []*connTracker
+	probe   *etcdProbe
+	wg      sync.WaitGroup
+}
+
+// New builds a worker from what the master handed over.
+func New(env *child.Env) (child.Service, error) {
+	w := &Worker{env: env}
+	rt := env.Runtime
+	node := w.nodeHandler()
+	admin := w.adminHandler()
+	for _, l := range env.Listeners {
+		h := node
+		if l.Role == "admin" {
+			h = admin
+		}
+		tracker := newConnTracker()
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: rt.HTTP.ClientHeaderTimeout,
+			IdleTimeout:       rt.HTTP.KeepaliveTimeout,
+			ConnState:         tracker.hook,
+		}
+		w.servers = append(w.servers, srv)
+		w.lns = append(w.lns, l.Listener)
+		w.conns = append(w.conns, tracker)
+	}
+	probe, err := newEtcdProbe(rt.Etcd, env.Log)
+	if err != nil {
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	w.probe = probe
+	return w, nil
+}
+
+// Start serves every listener.
+func (w *Worker) Start() error {
+	for i, srv := range w.servers {
+		srv, ln := srv, w.lns[i]
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			err := srv.Serve(ln)
+			if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				w.env.Log.Error().Err(err).Str(logx.FieldAddr, ln.Addr().String()).Msg("serve failed")
+			}
+		}()
+	}
+	w.probe.start()
+	return nil
+}
+
+// Shutdown stops accepting and lets in-flight requests finish until ctx ends.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, srv := range w.servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.conns[i].drain(ctx, srv, w.lns[i:i+1]); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	w.probe.stop()
+	return errors.Join(errs...)
+}
+
+// Close stops at once.
+func (w *Worker) Close() error {
+	for _, srv := range w.servers {
+		srv.Close()
+	}
+	w.probe.stop()
+	return nil
+}
+
+// Report is the worker's part of `portico status`.
+func (w *Worker) Report() control.ChildReport {
+	ok := w.probe.reachable()
+	return control.ChildReport{EtcdReachable: &ok, ConfigRevision: w.probe.revision()}
+}
+
+func (w *Worker) serverHeader() string {
+	if w.env.Runtime.HTTP.ServerTokens {
+		return "APISIX/" + buildinfo.Version
+	}
+	return "APISIX"
+}
+
+var notFoundBody = []byte(`{"error_msg":"404 Route Not Found"}` + "\n")
+
+func (w *Worker) nodeHandler() http.Handler {
+	server := w.serverHeader()
+	slowPath, slowDelay := w.env.Runtime.TestOnly.SlowPath, w.env.Runtime.TestOnly.SlowDelay
+	return w.logged(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		h := rw.Header()
+		h.Set("Server", server)
+		if slowPath != "" && r.URL.Path == slowPath {
+			select {
+			case <-time.After(slowDelay):
+			case <-r.Context().Done():
+				return
+			}
+			h.Set("Content-Type", "text/plain")
+			rw.Write([]byte("slow done\n"))
+			return
+		}
+		h.Set("Content-Type", "application/json")
+		rw.WriteHeader(http.StatusNotFound)
+		rw.Write(notFoundBody)
+	}))
+}
+
+func (w *Worker) adminHandler() http.Handler {
+	server := w.serverHeader()
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		h := rw.Header()
+		h.Set("Server", server)
+		h.Set("Content-Type", "application/json")
+		if r.URL.Path == "/apisix/admin" || r.URL.Path == "/apisix/admin/" {
+			if r.Method == http.MethodHead || r.Method == http.MethodGet {
+				rw.WriteHeader(http.StatusOK)
+				return
+			}
+		}
+		rw.WriteHeader(http.StatusNotFound)
+		rw.Write([]byte(`{"error_msg":"not found"}` + "\n"))
+	})
+}
