@@ -296,9 +296,12 @@ type PrometheusAttr struct {
 	RefreshInterval    time.Duration `yaml:"refresh_interval" conf:"seconds,min=1"`
 }
 
-// TestOnly is `test_only`, a hook for Portico's own test-suite: requests to SlowPath are
-// answered after SlowDelay. Absent by default; unsupported in production.
+// TestOnly is `test_only`, hooks for Portico's own test-suite: requests to SlowPath are
+// answered after SlowDelay; a worker that starts while the file WorkerExitFile exists
+// exits at once with the code written in it (to exercise respawn and crash loops).
+// Absent by default; unsupported in production.
 type TestOnly struct {
-	SlowPath  string        `yaml:"slow_path"`
-	SlowDelay time.Duration `yaml:"slow_delay"`
+	SlowPath       string        `yaml:"slow_path"`
+	SlowDelay      time.Duration `yaml:"slow_delay"`
+	WorkerExitFile string        `yaml:"worker_exit_file"`
 }

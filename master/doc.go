@@ -10,9 +10,12 @@
 //     its predecessor had.
 //   - A socket is closed only when its address leaves the configuration.
 //     Shrinking the worker count keeps the surplus slots' sockets and hands
-//     them to the remaining workers (slot s is served by worker s mod N):
+//     them to the remaining workers (slot s belongs to worker s mod N):
 //     closing a SO_REUSEPORT socket would drop the connections queued on it
 //     (nginx ticket #1300).
+//   - Every socket has two acceptors when there are two workers or more (its
+//     own worker and the one before it), so a dead or crash-looping worker
+//     never leaves connections waiting on a socket nobody accepts.
 //   - A generation replaces the previous one only after every one of its
 //     children reported ready. A reload that fails at any step (config, bind,
 //     render, a child that never becomes ready) leaves the running generation

@@ -114,8 +114,11 @@ func (t *socketTable) adopt(k addrKey) (bool, error) {
 		// File also keeps tableflip's copy, so the next upgrade passes it on.
 		files = append(files, f)
 	}
+	if len(files) == 0 {
+		return false, nil
+	}
 	t.socks[k] = files
-	return len(files) > 0, nil
+	return true, nil
 }
 
 func (t *socketTable) grow(k addrKey, slots int) error {
@@ -133,12 +136,17 @@ func (t *socketTable) grow(k addrKey, slots int) error {
 	return nil
 }
 
-// forWorker returns the sockets worker `slot` of `workers` serves for k:
-// its own slot plus every surplus slot that maps onto it.
+// forWorker returns the sockets worker `slot` of `workers` serves for k.
+// Socket s belongs to worker s mod N (surplus slots of an earlier, larger
+// generation included) and is also served by the worker before it, so every
+// socket has two acceptors when N > 1: a worker that crashed, is backing off
+// in a crash loop, or exited with the fatal code never strands the
+// connections the kernel keeps hashing onto its socket.
 func (t *socketTable) forWorker(k addrKey, slot, workers int) []*os.File {
 	var out []*os.File
 	for s, f := range t.socks[k] {
-		if s%workers == slot {
+		home := s % workers
+		if home == slot || home == (slot+1)%workers {
 			out = append(out, f)
 		}
 	}

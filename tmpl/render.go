@@ -85,7 +85,7 @@ func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 			Cmd:    cfg.ExtPlugin.Cmd,
 			Socket: runnerSocket(cfg),
 		},
-		TestOnly: TestOnly{SlowPath: cfg.TestOnly.SlowPath, SlowDelay: cfg.TestOnly.SlowDelay},
+		TestOnly: TestOnly(cfg.TestOnly),
 	}
 	return rt
 }

@@ -102,8 +102,9 @@ type Runner struct {
 }
 
 type TestOnly struct {
-	SlowPath  string        `yaml:"slow_path"`
-	SlowDelay time.Duration `yaml:"slow_delay"`
+	SlowPath       string        `yaml:"slow_path"`
+	SlowDelay      time.Duration `yaml:"slow_delay"`
+	WorkerExitFile string        `yaml:"worker_exit_file"`
 }
 
 // Hash is the hex SHA-256 of a rendered runtime file. The master sends it to

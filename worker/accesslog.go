@@ -49,6 +49,13 @@ func compileFormat(format string) []logSegment {
 			segs = append(segs, lit(format[:i]))
 		}
 		format = format[i+1:]
+		if strings.HasPrefix(format, "{") {
+			if end := strings.IndexByte(format, '}'); end > 1 {
+				segs = append(segs, variable(format[1:end]))
+				format = format[end+1:]
+				continue
+			}
+		}
 		n := 0
 		for n < len(format) && (format[n] == '_' || format[n] >= 'a' && format[n] <= 'z' || format[n] >= '0' && format[n] <= '9') {
 			n++

@@ -21,9 +21,10 @@ import (
 // connection closes after its current response, waits until no connection
 // is new or active, and only then calls Shutdown to release idle ones.
 type connTracker struct {
-	mu    sync.Mutex
-	conns map[net.Conn]connInfo
-	idle  chan struct{} // signalled when a connection leaves new/active
+	mu      sync.Mutex
+	conns   map[net.Conn]connInfo
+	idle    chan struct{}  // signalled when a connection leaves new/active
+	serving sync.WaitGroup // Serve loops still running
 }
 
 type connInfo struct {
@@ -56,6 +57,13 @@ func (t *connTracker) hook(c net.Conn, s http.ConnState) {
 	}
 }
 
+// serve runs srv.Serve(ln) and lets drain know when it has returned.
+func (t *connTracker) serve(srv *http.Server, ln net.Listener) error {
+	t.serving.Add(1)
+	defer t.serving.Done()
+	return srv.Serve(ln)
+}
+
 // busy counts connections that have (or are about to have) a request in flight.
 func (t *connTracker) busy() int {
 	t.mu.Lock()
@@ -77,6 +85,9 @@ func (t *connTracker) drain(ctx context.Context, srv *http.Server, lns []net.Lis
 	for _, ln := range lns {
 		ln.Close()
 	}
+	// A connection Serve accepted just before the close becomes visible to
+	// busy() only once Serve registered it, which it does before returning.
+	t.serving.Wait()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for t.busy() > 0 {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +35,13 @@ type Worker struct {
 func New(env *child.Env) (child.Service, error) {
 	w := &Worker{env: env}
 	rt := env.Runtime
+	if path := rt.TestOnly.WorkerExitFile; path != "" {
+		if data, err := os.ReadFile(path); err == nil {
+			code, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+			env.Log.Warn().Int("code", code).Msg("test_only.worker_exit_file present, exiting")
+			os.Exit(code)
+		}
+	}
 	node := w.nodeHandler()
 	admin := w.adminHandler()
 	for _, l := range env.Listeners {
@@ -61,11 +71,11 @@ func New(env *child.Env) (child.Service, error) {
 // Start serves every listener.
 func (w *Worker) Start() error {
 	for i, srv := range w.servers {
-		srv, ln := srv, w.lns[i]
+		ln, tracker := w.lns[i], w.conns[i]
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			err := srv.Serve(ln)
+			err := tracker.serve(srv, ln)
 			if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 				w.env.Log.Error().Err(err).Str(logx.FieldAddr, ln.Addr().String()).Msg("serve failed")
 			}

@@ -101,6 +101,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &code) {
 			return int(code)
 		}
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		fmt.Fprintf(stderr, "portico %s: %v\n", name, err)
 		if errors.Is(err, errNotRunning) && name == "status" {
 			return exitNotRunning
