@@ -92,6 +92,6 @@
 // init` generates one (the well-known APISIX key is never shipped); client_max_body_size
 // is 100m (APISIX 0, unlimited); lua_shared_dict lists only the zones Portico maps.
 //
-// The `test_only` section ({slow_path, slow_delay, worker_exit_file}) is a hook for Portico's own tests and
+// The `test_only` section ({slow_path, slow_delay, worker_exit_file, upgrade_timeout}) is a hook for Portico's own tests and
 // is unsupported in production.
 package conf

@@ -298,10 +298,12 @@ type PrometheusAttr struct {
 
 // TestOnly is `test_only`, hooks for Portico's own test-suite: requests to SlowPath are
 // answered after SlowDelay; a worker that starts while the file WorkerExitFile exists
-// exits at once with the code written in it (to exercise respawn and crash loops).
+// exits at once with the code written in it (to exercise respawn and crash loops);
+// UpgradeTimeout replaces the one minute a new master has to become ready.
 // Absent by default; unsupported in production.
 type TestOnly struct {
 	SlowPath       string        `yaml:"slow_path"`
 	SlowDelay      time.Duration `yaml:"slow_delay"`
 	WorkerExitFile string        `yaml:"worker_exit_file"`
+	UpgradeTimeout time.Duration `yaml:"upgrade_timeout"`
 }

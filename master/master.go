@@ -75,6 +75,7 @@ type Master struct {
 	etcd     *embeddedEtcd
 	started  time.Time
 	exits    chan *childProc
+	sigs     chan os.Signal
 }
 
 // generation is one rendered configuration and the children running it.
@@ -106,6 +107,11 @@ func Run(opts Options) int {
 var errConfig = errors.New("configuration error")
 
 func start(opts Options) (*Master, error) {
+	// Catch signals before anything can report readiness: a HUP sent the
+	// moment `portico start` returns must reload, not kill, the master.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	signal.Ignore(syscall.SIGPIPE)
 	cfg, err := conf.Load(opts.Prefix, opts.ConfigFile)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
@@ -122,15 +128,20 @@ func start(opts Options) (*Master, error) {
 		backoff:  map[slotKey]*respawnState{},
 		started:  time.Now(),
 		exits:    make(chan *childProc, 64),
+		sigs:     sigs,
 	}
 	if err := m.openLogs(cfg); err != nil {
 		return nil, err
 	}
 	m.log.Info().Str("version", buildinfo.Version).Str("prefix", cfg.Prefix).Msg("master starting")
 
+	timeout := upgradeTimeout
+	if cfg.TestOnly.UpgradeTimeout > 0 {
+		timeout = cfg.TestOnly.UpgradeTimeout
+	}
 	upg, err := tableflip.New(tableflip.Options{
 		PIDFile:        PidFile(cfg.Prefix),
-		UpgradeTimeout: upgradeTimeout,
+		UpgradeTimeout: timeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tableflip: %w", err)
@@ -196,16 +207,13 @@ func (m *Master) abort() {
 // loop handles signals, child exits and the upgrade hand-off until the
 // master exits.
 func (m *Master) loop() int {
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
-	signal.Ignore(syscall.SIGPIPE)
 	for {
 		select {
 		case c := <-m.exits:
 			m.onExit(c)
 		case <-m.upg.Exit():
 			return m.handOver()
-		case s := <-sigs:
+		case s := <-m.sigs:
 			switch s {
 			case syscall.SIGTERM, syscall.SIGINT:
 				m.log.Info().Str("signal", s.String()).Msg("fast shutdown")

@@ -85,7 +85,7 @@ func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 			Cmd:    cfg.ExtPlugin.Cmd,
 			Socket: runnerSocket(cfg),
 		},
-		TestOnly: TestOnly(cfg.TestOnly),
+		TestOnly: TestOnly{SlowPath: cfg.TestOnly.SlowPath, SlowDelay: cfg.TestOnly.SlowDelay, WorkerExitFile: cfg.TestOnly.WorkerExitFile},
 	}
 	return rt
 }
