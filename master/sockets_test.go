@@ -649,7 +649,6 @@ func TestListenerFileFdControl(t *testing.T) {
 	t.Logf("(*net.TCPListener).File().Fd() leaves O_NONBLOCK set: %v", getfl(t, other)&unix.O_NONBLOCK != 0)
 }
 
-
 // When probeFree refuses a new address, nothing of it may stay in the table:
 // a retried ensure (the operator running `portico reload` again) must probe
 // again instead of binding with SO_REUSEPORT into whatever group holds the
