@@ -35,8 +35,13 @@ test-unit:
 test-integration: build
 	PORTICO_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 12m ./test/integration/...
 
-bench:
+# Figures, not pass/fail: Go micro-benchmarks, then wrk against a real
+# gateway (steady state, new connections, under reloads) and against nginx
+# for a ratio when nginx is installed.
+bench: build
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(GO) test -run '^$$' -bench . -benchmem ./ipc/... ./worker/...
+	$(GO) run ./bench/load -bin $(BIN)
 
 lint:
 	$(GO) vet ./...

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,14 +18,18 @@ import (
 // shuttingDown() right after readRequest). A draining worker shares its
 // sockets with the next generation, so connections keep arriving until the
 // very moment it stops accepting; those would be answered with EOF.
-// Instead the worker stops accepting itself, turns keep-alive off so every
-// connection closes after its current response, waits until no connection
-// is new or active, and only then calls Shutdown to release idle ones.
+// Instead the worker stops accepting itself and answers every further
+// request with "Connection: close", so a keep-alive client learns of the
+// drain from a response rather than from a connection closed under a
+// request it is sending (the race nginx and net/http's own idle-closing
+// leave open). A connection is closed by the worker only once it has been
+// idle for idleGrace, or new without a request for newConnGrace.
 type connTracker struct {
-	mu      sync.Mutex
-	conns   map[net.Conn]connInfo
-	idle    chan struct{}  // signalled when a connection leaves new/active
-	serving sync.WaitGroup // Serve loops still running
+	mu       sync.Mutex
+	conns    map[net.Conn]connInfo
+	idle     chan struct{}  // signalled when a connection leaves new/active
+	serving  sync.WaitGroup // Serve loops still running
+	draining atomic.Bool
 }
 
 type connInfo struct {
@@ -35,6 +40,10 @@ type connInfo struct {
 // newConnGrace is how long a connection may stay new (accepted, no request
 // yet) before a drain stops waiting for it, as net/http does.
 const newConnGrace = 5 * time.Second
+
+// idleGrace is how long a draining worker leaves an idle keep-alive
+// connection open for its next request (answered with Connection: close).
+const idleGrace = time.Second
 
 func newConnTracker() *connTracker {
 	return &connTracker{conns: map[net.Conn]connInfo{}, idle: make(chan struct{}, 1)}
@@ -64,6 +73,17 @@ func (t *connTracker) serve(srv *http.Server, ln net.Listener) error {
 	return srv.Serve(ln)
 }
 
+// wrap marks responses of a draining server "Connection: close", which makes
+// net/http close the connection after the response.
+func (t *connTracker) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if t.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // busy counts connections that have (or are about to have) a request in flight.
 func (t *connTracker) busy() int {
 	t.mu.Lock()
@@ -78,10 +98,26 @@ func (t *connTracker) busy() int {
 	return n
 }
 
+// closeIdle closes connections idle for longer than idleGrace and reports
+// how many connections remain open.
+func (t *connTracker) closeIdle() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	for c, ci := range t.conns {
+		if ci.state == http.StateIdle && now.Sub(ci.since) >= idleGrace ||
+			ci.state == http.StateNew && now.Sub(ci.since) >= newConnGrace {
+			c.Close()
+			delete(t.conns, c)
+		}
+	}
+	return len(t.conns)
+}
+
 // drain stops srv from accepting on lns, lets in-flight requests finish and
 // closes the connections, all before ctx ends.
 func (t *connTracker) drain(ctx context.Context, srv *http.Server, lns []net.Listener) error {
-	srv.SetKeepAlivesEnabled(false) // also closes idle keep-alive connections
+	t.draining.Store(true)
 	for _, ln := range lns {
 		ln.Close()
 	}
@@ -90,7 +126,7 @@ func (t *connTracker) drain(ctx context.Context, srv *http.Server, lns []net.Lis
 	t.serving.Wait()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for t.busy() > 0 {
+	for t.closeIdle() > 0 {
 		select {
 		case <-ctx.Done():
 			return errors.Join(ctx.Err(), srv.Close())

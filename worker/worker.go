@@ -51,7 +51,7 @@ func New(env *child.Env) (child.Service, error) {
 		}
 		tracker := newConnTracker()
 		srv := &http.Server{
-			Handler:           h,
+			Handler:           tracker.wrap(h),
 			ReadHeaderTimeout: rt.HTTP.ClientHeaderTimeout,
 			IdleTimeout:       rt.HTTP.KeepaliveTimeout,
 			ConnState:         tracker.hook,

@@ -1,0 +1,267 @@
+// Command load measures a running-from-scratch Portico on loopback with wrk:
+// steady-state throughput and latency of the data plane, the same under
+// repeated reloads (with the failure count), and, when nginx is installed,
+// nginx answering the same 404 on the same machine for a ratio.
+//
+// It is run by `make bench`, never by `make test`: its figures depend on the
+// machine. Every run is bounded (durations below) and binds 127.0.0.1 only.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var (
+	bin      = flag.String("bin", "bin/portico", "portico binary")
+	duration = flag.Duration("d", 5*time.Second, "duration of each wrk run")
+	conns    = flag.Int("c", 64, "wrk connections")
+	threads  = flag.Int("t", 2, "wrk threads")
+	workers  = flag.Int("workers", 2, "portico worker processes")
+)
+
+func main() {
+	flag.Parse()
+	if _, err := exec.LookPath("wrk"); err != nil {
+		fatal("wrk not found: `make bench` installs it (apt-get install wrk)")
+	}
+	abs, err := filepath.Abs(*bin)
+	if err != nil {
+		fatal(err.Error())
+	}
+	*bin = abs
+
+	fmt.Printf("machine: %d CPUs; wrk -t%d -c%d -d%s; portico %d workers\n\n", numCPU(), *threads, *conns, *duration, *workers)
+	gw := startPortico()
+	defer gw.stop()
+
+	steady := runWrk(gw.url)
+	report("portico 404, keep-alive", steady)
+
+	closeRes := runWrk(gw.url, "-H", "Connection: close")
+	report("portico 404, new connection per request", closeRes)
+
+	reloads, failures := reloadUnderLoad(gw)
+	fmt.Printf("%-42s %d reloads during %s; wrk: %.0f req/s, p99 %s, %d socket errors, %d non-2xx/3xx (all 404 expected: %d)\n",
+		"portico 404 under reload", reloads, *duration, failures.rps, failures.p99, failures.socketErrors, failures.non2xx, failures.requests)
+
+	if nginxBin, err := exec.LookPath("nginx"); err == nil {
+		ng := startNginx(nginxBin)
+		defer ng.stop()
+		nres := runWrk(ng.url)
+		report("nginx 404, keep-alive", nres)
+		ncl := runWrk(ng.url, "-H", "Connection: close")
+		report("nginx 404, new connection per request", ncl)
+		fmt.Printf("\nratio portico/nginx: keep-alive %.2f, new connections %.2f\n", steady.rps/nres.rps, closeRes.rps/ncl.rps)
+	} else {
+		fmt.Println("\nnginx not installed: no ratio")
+	}
+}
+
+type wrkResult struct {
+	rps          float64
+	p50, p99     string
+	requests     int
+	socketErrors int
+	non2xx       int
+}
+
+var (
+	reRPS      = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	reP50      = regexp.MustCompile(`\n\s+50%\s+(\S+)`)
+	reP99      = regexp.MustCompile(`\n\s+99%\s+(\S+)`)
+	reRequests = regexp.MustCompile(`(\d+) requests in`)
+	reSocket   = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	reNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+)
+
+func runWrk(url string, extra ...string) wrkResult {
+	args := append([]string{"--latency", "-t", fmt.Sprint(*threads), "-c", fmt.Sprint(*conns), "-d", duration.String()}, extra...)
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	if err != nil {
+		fatal(fmt.Sprintf("wrk: %v\n%s", err, out))
+	}
+	s := string(out)
+	var r wrkResult
+	if m := reRPS.FindStringSubmatch(s); m != nil {
+		fmt.Sscan(m[1], &r.rps)
+	}
+	if m := reP50.FindStringSubmatch(s); m != nil {
+		r.p50 = m[1]
+	}
+	if m := reP99.FindStringSubmatch(s); m != nil {
+		r.p99 = m[1]
+	}
+	if m := reRequests.FindStringSubmatch(s); m != nil {
+		fmt.Sscan(m[1], &r.requests)
+	}
+	if m := reSocket.FindStringSubmatch(s); m != nil {
+		for _, v := range m[1:] {
+			var n int
+			fmt.Sscan(v, &n)
+			r.socketErrors += n
+		}
+	}
+	if m := reNon2xx.FindStringSubmatch(s); m != nil {
+		fmt.Sscan(m[1], &r.non2xx)
+	}
+	return r
+}
+
+func report(name string, r wrkResult) {
+	fmt.Printf("%-42s %10.0f req/s  p50 %-8s p99 %-8s socket errors %d\n", name, r.rps, r.p50, r.p99, r.socketErrors)
+}
+
+type server struct {
+	url  string
+	stop func()
+}
+
+type portico struct {
+	server
+	prefix string
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatal(err.Error())
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func startPortico() *portico {
+	prefix, err := os.MkdirTemp("", "portico-bench")
+	if err != nil {
+		fatal(err.Error())
+	}
+	os.MkdirAll(filepath.Join(prefix, "conf"), 0o755)
+	port := freePort()
+	cfg := fmt.Sprintf(`apisix:
+  node_listen: [{ip: 127.0.0.1, port: %d}]
+  enable_ipv6: false
+nginx_config:
+  worker_processes: %d
+  http:
+    enable_access_log: false
+deployment:
+  admin:
+    admin_listen: {ip: 127.0.0.1, port: %d}
+  etcd:
+    embedded: true
+    host: ["http://127.0.0.1:%d"]
+`, port, *workers, freePort(), freePort())
+	os.WriteFile(filepath.Join(prefix, "conf", "config.yaml"), []byte(cfg), 0o644)
+	if out, err := exec.Command(*bin, "start", "-p", prefix).CombinedOutput(); err != nil {
+		fatal(fmt.Sprintf("portico start: %v\n%s", err, out))
+	}
+	p := &portico{prefix: prefix}
+	p.url = fmt.Sprintf("http://127.0.0.1:%d/bench", port)
+	p.server.stop = func() {
+		exec.Command(*bin, "stop", "-p", prefix).Run()
+		os.RemoveAll(prefix)
+	}
+	waitHTTP(p.url)
+	return p
+}
+
+func (p *portico) stop() { p.server.stop() }
+
+// reloadUnderLoad reloads once a second while wrk runs.
+func reloadUnderLoad(p *portico) (int, wrkResult) {
+	done := make(chan wrkResult)
+	go func() { done <- runWrk(p.url) }()
+	n := 0
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-done:
+			return n, r
+		case <-tick.C:
+			if out, err := exec.Command(*bin, "reload", "-p", p.prefix).CombinedOutput(); err != nil {
+				fatal(fmt.Sprintf("reload: %v\n%s", err, out))
+			}
+			n++
+		}
+	}
+}
+
+func startNginx(nginxBin string) *server {
+	dir, err := os.MkdirTemp("", "nginx-bench")
+	if err != nil {
+		fatal(err.Error())
+	}
+	port := freePort()
+	conf := fmt.Sprintf(`worker_processes %d;
+pid %s/nginx.pid;
+error_log %s/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:%d reuseport;
+    location / {
+      default_type application/json;
+      return 404 '{"error_msg":"404 Route Not Found"}\n';
+    }
+  }
+}
+`, *workers, dir, dir, port)
+	path := filepath.Join(dir, "nginx.conf")
+	os.WriteFile(path, []byte(conf), 0o644)
+	if out, err := exec.Command(nginxBin, "-p", dir, "-c", path).CombinedOutput(); err != nil {
+		fatal(fmt.Sprintf("nginx: %v\n%s", err, out))
+	}
+	s := &server{url: fmt.Sprintf("http://127.0.0.1:%d/bench", port)}
+	s.stop = func() {
+		exec.Command(nginxBin, "-p", dir, "-c", path, "-s", "stop").Run()
+		time.Sleep(200 * time.Millisecond)
+		os.RemoveAll(dir)
+	}
+	waitHTTP(s.url)
+	return s
+}
+
+func waitHTTP(url string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fatal("not serving: " + url)
+}
+
+func numCPU() int {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "processor") {
+			n++
+		}
+	}
+	return n
+}
+
+func fatal(msg string) {
+	fmt.Fprintln(os.Stderr, "bench:", msg)
+	os.Exit(1)
+}
