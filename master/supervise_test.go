@@ -124,6 +124,7 @@ func TestChildEnv(t *testing.T) {
 
 	got := childEnv([]string{"PORTICO_TEST_KEPT", "PORTICO_TEST_UNSET", "LITERAL=a=b c", "EMPTY="})
 	want := []string{
+		"GOMAXPROCS=1",
 		"TZ=Europe/Paris",
 		"PATH=/opt/bin:/usr/bin",
 		"PORTICO_TEST_KEPT=kept value",
@@ -147,12 +148,21 @@ func TestChildEnvWithoutTZOrPath(t *testing.T) {
 	os.Unsetenv("TZ")
 	t.Setenv("PATH", "")
 	os.Unsetenv("PATH")
-	if got := childEnv(nil); len(got) != 0 {
-		t.Errorf("childEnv(nil) with neither TZ nor PATH set = %q, want empty", got)
+	if got := childEnv(nil); !slices.Equal(got, []string{"GOMAXPROCS=1"}) {
+		t.Errorf("childEnv(nil) with neither TZ nor PATH set = %q, want only GOMAXPROCS=1", got)
 	}
 	// An empty but set TZ is kept: it means UTC to the C library.
 	t.Setenv("TZ", "")
-	if got := childEnv(nil); !slices.Equal(got, []string{"TZ="}) {
-		t.Errorf("childEnv(nil) with TZ empty = %q, want [TZ=]", got)
+	if got := childEnv(nil); !slices.Equal(got, []string{"GOMAXPROCS=1", "TZ="}) {
+		t.Errorf("childEnv(nil) with TZ empty = %q, want [GOMAXPROCS=1 TZ=]", got)
+	}
+}
+
+// An operator's GOMAXPROCS comes after the default, and exec keeps the last.
+func TestChildEnvGOMAXPROCSOverride(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "4")
+	got := childEnv([]string{"GOMAXPROCS"})
+	if got[0] != "GOMAXPROCS=1" || got[len(got)-1] != "GOMAXPROCS=4" {
+		t.Errorf("childEnv = %q: the operator's GOMAXPROCS must come last", got)
 	}
 }

@@ -1,0 +1,49 @@
+package worker
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/portico-gw/portico/internal/child"
+	"github.com/portico-gw/portico/tmpl"
+)
+
+// discardWriter is a ResponseWriter that costs nothing, so the benchmark
+// measures the handler chain alone.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+func benchWorker(accessLog io.Writer) *Worker {
+	rt := &tmpl.Runtime{HTTP: tmpl.HTTP{ServerTokens: true}}
+	return &Worker{env: &child.Env{Runtime: rt, Log: zerolog.Nop(), AccessLog: accessLog}}
+}
+
+// BenchmarkNodeHandler404 is the data plane's per-request cost today
+// (routing arrives next): the 404 answer, with and without the access log.
+func BenchmarkNodeHandler404(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		log  io.Writer
+	}{{"no-access-log", nil}, {"access-log", io.Discard}} {
+		b.Run(tc.name, func(b *testing.B) {
+			w := benchWorker(tc.log)
+			h := newConnTracker().wrap(w.nodeHandler())
+			req := httptest.NewRequest("GET", "http://gw.test/some/path?x=1", nil)
+			req.RemoteAddr = "127.0.0.1:5555"
+			rw := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				clear(rw.h)
+				h.ServeHTTP(rw, req)
+			}
+		})
+	}
+}
