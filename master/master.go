@@ -656,6 +656,11 @@ func (m *Master) Status() *control.Status {
 		},
 		Etcd: control.EtcdStatus{Embedded: gen.rt.Etcd.Embedded, Endpoints: gen.rt.Etcd.Endpoints, Running: m.etcd != nil && m.etcd.running()},
 	}
+	m.mu.Lock()
+	if z, ok := m.zones[tmpl.StatusZone]; ok {
+		st.RequestsTotal = z.Load(tmpl.StatusSlotRequests)
+	}
+	m.mu.Unlock()
 	for _, c := range kids {
 		// Drain any stale answer before asking.
 		select {

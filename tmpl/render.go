@@ -146,10 +146,22 @@ func network(ip string) string {
 	return "tcp4"
 }
 
+// StatusZone is Portico's own zone of node-wide counters (see StatusSlot*),
+// always present beside the configured lua_shared_dict zones.
+const StatusZone = "portico-status"
+
+// Slots of StatusZone.
+const (
+	StatusSlotRequests = iota // requests answered by every worker, since the zone was created
+)
+
 func shmZones(dicts map[string]int64) []ShmZone {
-	out := make([]ShmZone, 0, len(dicts))
+	out := make([]ShmZone, 0, len(dicts)+1)
+	out = append(out, ShmZone{Name: StatusZone, Size: 4096})
 	for name, size := range dicts {
-		out = append(out, ShmZone{Name: name, Size: size})
+		if name != StatusZone {
+			out = append(out, ShmZone{Name: name, Size: size})
+		}
 	}
 	slices.SortFunc(out, func(a, b ShmZone) int { return strings.Compare(a.Name, b.Name) })
 	return out

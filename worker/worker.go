@@ -16,6 +16,7 @@ import (
 	"github.com/portico-gw/portico/internal/child"
 	"github.com/portico-gw/portico/internal/control"
 	"github.com/portico-gw/portico/internal/logx"
+	"github.com/portico-gw/portico/tmpl"
 )
 
 // Main is the entry point of `portico worker`, started by the master.
@@ -139,7 +140,11 @@ var (
 func (w *Worker) nodeHandler() http.Handler {
 	server := []string{w.serverHeader()}
 	slowPath, slowDelay := w.env.Runtime.TestOnly.SlowPath, w.env.Runtime.TestOnly.SlowDelay
+	status := w.env.Zones[tmpl.StatusZone]
 	return w.logged(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if status != nil {
+			status.Add(tmpl.StatusSlotRequests, 1)
+		}
 		h := rw.Header()
 		h["Server"] = server
 		if slowPath != "" && r.URL.Path == slowPath {

@@ -41,6 +41,9 @@ type Status struct {
 	Master   MasterStatus  `json:"master"`
 	Children []ChildStatus `json:"children"`
 	Etcd     EtcdStatus    `json:"etcd"`
+	// RequestsTotal counts data-plane requests answered by all workers of
+	// all generations, read from the node-wide shared-memory zone.
+	RequestsTotal int64 `json:"requests_total"`
 }
 
 type MasterStatus struct {
