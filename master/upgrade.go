@@ -1,0 +1,27 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// Upgrade starts the binary on disk as the next master and hands it every
+// socket and zone. It returns once the new master is ready, or why it is not.
+func (m *Master) Upgrade() error {
+	if !m.opMu.TryLock() {
+		return errors.New("another reload or upgrade is in progress")
+	}
+	defer m.opMu.Unlock()
+	m.mu.Lock()
+	next := m.gen.num + 1
+	m.mu.Unlock()
+	m.log.Info().Str("binary", m.opts.Self).Msg("upgrade: starting new master")
+	os.Setenv(envGeneration, strconv.Itoa(next))
+	defer os.Unsetenv(envGeneration)
+	if err := m.upg.Upgrade(); err != nil {
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	return nil
+}
