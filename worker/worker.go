@@ -107,12 +107,13 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Close stops at once.
+// Close stops at once. The process exits right after, so the etcd client
+// is not waited for: a probe stuck on an unreachable etcd must not delay a
+// fast stop.
 func (w *Worker) Close() error {
 	for _, srv := range w.servers {
 		srv.Close()
 	}
-	w.probe.stop()
 	return nil
 }
 

@@ -222,6 +222,11 @@ func (g *Gateway) Logs() string {
 // cleanup stops whatever this test started, by pid, and shows the error log
 // when the test failed.
 func (g *Gateway) cleanup() {
+	// Whatever the test asserted, a process that panicked or (in a -race
+	// build) raced has failed it.
+	if logs, _ := os.ReadFile(filepath.Join(g.Prefix, "logs", "error.log")); bytes.Contains(logs, []byte("WARNING: DATA RACE")) || bytes.Contains(logs, []byte("panic:")) {
+		g.t.Errorf("a Portico process panicked or raced; see the error log")
+	}
 	if g.t.Failed() {
 		g.t.Logf("error.log tail:\n%s", g.Logs())
 		if d := os.Getenv("PORTICO_KEEP_LOGS"); d != "" {
