@@ -31,8 +31,9 @@ type generation struct {
 	file     *os.File // the runtime file, opened after writing; children inherit it
 }
 
-// prepare loads nothing new: it renders cfg, binds what is missing and
-// creates zones, returning a generation that is not running yet.
+// prepare renders cfg into the runtime file and checks what can be checked
+// before anything is bound or forked, returning a generation that is not
+// running yet.
 func (m *Master) prepare(cfg *conf.Config, num int) (*generation, error) {
 	rendered, err := tmpl.Render(cfg, tmpl.Inputs{Version: buildinfo.Version})
 	if err != nil {
@@ -196,12 +197,14 @@ func (m *Master) read(c *childProc) {
 	var readyOnce sync.Once
 	for {
 		msg, err := c.conn.Receive()
+		if errors.Is(err, ipc.ErrProtocol) {
+			// The packet was dropped whole; the channel still works.
+			m.log.Warn().Err(err).Str("child", c.String()).Msg("ignoring malformed message from child")
+			continue
+		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, ipc.ErrProtocol) {
-				m.log.Debug().Err(err).Str("child", c.String()).Msg("child channel closed")
-			}
-			if errors.Is(err, ipc.ErrProtocol) {
-				continue
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				m.log.Warn().Err(err).Str("child", c.String()).Msg("child channel broken")
 			}
 			return
 		}
@@ -240,8 +243,9 @@ func (m *Master) Reload() error {
 	if err != nil {
 		return err
 	}
-	if cfg.Deployment.Etcd.Embedded != old.cfg.Deployment.Etcd.Embedded {
-		return errors.New("deployment.etcd: switching between embedded and external etcd needs a restart")
+	if e, o := cfg.Deployment.Etcd, old.cfg.Deployment.Etcd; e.Embedded != o.Embedded || e.Embedded && e.Host[0] != o.Host[0] {
+		// The embedded etcd lives in this process; moving it means a restart.
+		return errors.New("deployment.etcd: switching between embedded and external etcd, or moving the embedded one, needs `portico restart`")
 	}
 	gen, err := m.prepare(cfg, old.num+1)
 	if err == nil {

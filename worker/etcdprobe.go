@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +41,7 @@ func newEtcdProbe(e tmpl.Etcd, log zerolog.Logger) (*etcdProbe, error) {
 		Password:    e.Password,
 		Logger:      zap.NewNop(),
 	}
-	if len(e.Endpoints) > 0 && len(e.Endpoints[0]) > 5 && e.Endpoints[0][:5] == "https" {
+	if len(e.Endpoints) > 0 && strings.HasPrefix(e.Endpoints[0], "https://") {
 		tc := &tls.Config{InsecureSkipVerify: !e.TLSVerify, ServerName: e.TLSSNI}
 		if e.TLSCert != "" {
 			cert, err := tls.LoadX509KeyPair(e.TLSCert, e.TLSKey)

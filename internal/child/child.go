@@ -63,6 +63,12 @@ type Env struct {
 
 // Main runs a child of the given role and returns its exit code.
 func Main(role string, build func(*Env) (Service, error)) int {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	// Reload, upgrade and reopen are the master's business: a signal sent to
+	// the whole process group must not kill children.
+	signal.Ignore(syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE)
+
 	spec, err := proc.FromEnv()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "portico %s: %v\n", role, err)
@@ -95,6 +101,11 @@ func Main(role string, build func(*Env) (Service, error)) int {
 	go func() {
 		for {
 			m, err := conn.Receive()
+			if errors.Is(err, ipc.ErrProtocol) {
+				// The packet was dropped whole; the channel still works.
+				log.Warn().Err(err).Msg("ignoring malformed message from master")
+				continue
+			}
 			if err != nil {
 				readErr <- err
 				return
@@ -102,11 +113,6 @@ func Main(role string, build func(*Env) (Service, error)) int {
 			msgs <- m
 		}
 	}()
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
-	// Reload, upgrade and reopen are the master's business: a signal sent to
-	// the whole process group must not kill children.
-	signal.Ignore(syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE)
 
 	drain := func(reason string) int {
 		timeout := env.Runtime.Processes.ShutdownTimeout
