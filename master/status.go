@@ -33,6 +33,11 @@ func (m *Master) Status() *control.Status {
 		st.RequestsTotal = z.Load(tmpl.StatusSlotRequests)
 	}
 	m.mu.Unlock()
+	if ls, err := m.listenerStats(gen.rt.Listeners); err == nil {
+		st.Listeners = ls
+	} else {
+		m.log.Warn().Err(err).Msg("status: no socket statistics")
+	}
 	for _, c := range kids {
 		// Drain any stale answer before asking.
 		select {

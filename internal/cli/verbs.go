@@ -389,7 +389,14 @@ func runStatus(g *Globals, args []string) error {
 	}
 	fmt.Fprintf(g.Stdout, "master pid %d, version %s, generation %d, up %s\n", st.Master.Pid, st.Master.Version,
 		st.Master.Generation, time.Since(st.Master.Started).Round(time.Second))
-	fmt.Fprintf(g.Stdout, "etcd %v embedded=%v\n", st.Etcd.Endpoints, st.Etcd.Embedded)
+	fmt.Fprintf(g.Stdout, "etcd %v embedded=%v; requests answered %d\n", st.Etcd.Endpoints, st.Etcd.Embedded, st.RequestsTotal)
+	for _, l := range st.Listeners {
+		var queued uint32
+		for _, s := range l.Sockets {
+			queued += s.Queued
+		}
+		fmt.Fprintf(g.Stdout, "listen %s (%s): %d sockets, %d queued, %d established\n", l.Addr, l.Role, len(l.Sockets), queued, l.Established)
+	}
 	tw := tabwriter.NewWriter(g.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PID\tROLE\tSLOT\tGEN\tSTATE\tRESPAWNS\tETCD")
 	for _, c := range st.Children {

@@ -44,6 +44,8 @@ type Status struct {
 	// RequestsTotal counts data-plane requests answered by all workers of
 	// all generations, read from the node-wide shared-memory zone.
 	RequestsTotal int64 `json:"requests_total"`
+	// Listeners is nil when the kernel's sock_diag could not be read.
+	Listeners []ListenerStatus `json:"listeners,omitempty"`
 }
 
 type MasterStatus struct {
@@ -98,4 +100,19 @@ func Call(prefix, cmd string, timeout time.Duration) (*Response, error) {
 		return nil, fmt.Errorf("read %s answer: %w", cmd, err)
 	}
 	return &resp, nil
+}
+
+// ListenerStatus is one listen address as the kernel sees it (sock_diag).
+type ListenerStatus struct {
+	Role        string       `json:"role"`
+	Addr        string       `json:"addr"`
+	Established int          `json:"established"` // connections on this address, all generations
+	Sockets     []SocketStat `json:"sockets"`     // one per slot
+}
+
+// SocketStat is one SO_REUSEPORT socket of a listener.
+type SocketStat struct {
+	Slot    int    `json:"slot"`
+	Queued  uint32 `json:"queued"`  // connections waiting in the accept queue
+	Backlog uint32 `json:"backlog"` // the accept queue's capacity
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -51,4 +52,57 @@ func TestSharedZoneCountsAcrossWorkersReloadAndUpgrade(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// While its worker is stopped, connections wait in the slot socket's accept
+// queue (the master holds the socket, the kernel completes handshakes);
+// status shows them, and they are all served once the worker runs again.
+func TestStatusShowsAcceptQueue(t *testing.T) {
+	g := newGateway(t, 1)
+	g.Start()
+	w := workers(g.Status(), 0)[0]
+	if err := syscall.Kill(w.Pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(w.Pid, syscall.SIGCONT)
+	const n = 5
+	results := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
+			resp, err := client.Get(g.URL("/queued"))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != 404 {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			results <- err
+		}()
+	}
+	eventually(t, 5*time.Second, func() error {
+		for _, l := range g.Status().Listeners {
+			if l.Role != "node" {
+				continue
+			}
+			var q uint32
+			for _, s := range l.Sockets {
+				q += s.Queued
+				if s.Backlog == 0 {
+					return fmt.Errorf("socket %d: backlog 0", s.Slot)
+				}
+			}
+			if q != n {
+				return fmt.Errorf("%d queued, want %d", q, n)
+			}
+			return nil
+		}
+		return fmt.Errorf("no node listener in status")
+	})
+	syscall.Kill(w.Pid, syscall.SIGCONT)
+	for i := 0; i < n; i++ {
+		if err := <-results; err != nil {
+			t.Errorf("queued request: %v", err)
+		}
+	}
 }
