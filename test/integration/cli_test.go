@@ -80,7 +80,7 @@ func TestSecondUpgradeIsRefusedWhileTheFirstDrains(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	g.waitInFlight(1)
 	old := g.MasterPid()
 	g.MustRun("upgrade")
 	begin := time.Now()

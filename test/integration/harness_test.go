@@ -356,3 +356,17 @@ var httpClient = &http.Client{Timeout: 30 * time.Second}
 func httpRequest(ctx context.Context, url string) (*http.Request, error) {
 	return http.NewRequestWithContext(ctx, "GET", url, nil)
 }
+
+// waitInFlight waits until the node listener has at least n established
+// connections: the requests a test started are on the wire.
+func (g *Gateway) waitInFlight(n int) {
+	g.t.Helper()
+	eventually(g.t, 5*time.Second, func() error {
+		for _, l := range g.Status().Listeners {
+			if l.Role == "node" && l.Established >= n {
+				return nil
+			}
+		}
+		return fmt.Errorf("fewer than %d connections established", n)
+	})
+}

@@ -106,7 +106,7 @@ func TestWorkerKilledIsRespawnedOnSameSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	res, wait := clientLoop(ctx, g.URL("/"), 200000)
-	time.Sleep(300 * time.Millisecond) // let the loop run before the fault
+	res.waitOK(t, 200) // the loop runs before the fault
 	killed := time.Now()
 	if err := syscall.Kill(victim.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -204,9 +204,7 @@ func TestQuitDrainsStopDoesNot(t *testing.T) {
 				resp.Body.Close()
 				done <- result{status: resp.StatusCode}
 			}()
-			// The request is in flight once the worker logged it... poll the
-			// socket instead: wait until the worker holds a connection.
-			time.Sleep(200 * time.Millisecond)
+			g.waitInFlight(1)
 			begin := time.Now()
 			g.MustRun(tc.verb)
 			took := time.Since(begin)
@@ -250,5 +248,41 @@ func TestStatusJSONShape(t *testing.T) {
 				t.Errorf("child lacks %q: %v", k, m)
 			}
 		}
+	}
+}
+
+// A request longer than worker_shutdown_timeout does not hold quit forever:
+// the worker is forced out at the deadline.
+func TestQuitForcesOutAtShutdownTimeout(t *testing.T) {
+	g := newGateway(t, 1)
+	g.Extra = "test_only:\n  slow_path: /slow\n  slow_delay: 30s\n"
+	g.WriteConfig()
+	g.WriteRawConfig(strings.Replace(readConfig(t, g), "worker_shutdown_timeout: 10s", "worker_shutdown_timeout: 1s", 1))
+	g.Start()
+	done := make(chan error, 1)
+	go func() {
+		resp, err := httpClient.Get(g.URL("/slow"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	eventually(t, 5*time.Second, func() error {
+		for _, l := range g.Status().Listeners {
+			if l.Role == "node" && l.Established > 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("slow request not connected yet")
+	})
+	begin := time.Now()
+	g.MustRun("quit")
+	took := time.Since(begin)
+	t.Logf("quit with a 30 s request in flight and a 1 s shutdown timeout: %s", took.Round(time.Millisecond))
+	if took < time.Second || took > 3*time.Second {
+		t.Errorf("quit took %s, want the 1 s deadline (+ at most the 1 s kill grace)", took)
+	}
+	if err := <-done; err == nil {
+		t.Error("the 30 s request completed")
 	}
 }

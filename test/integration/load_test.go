@@ -92,3 +92,14 @@ func clientLoop(ctx context.Context, url string, maxRequests int64) (*loadResult
 	}
 	return res, wg.Wait
 }
+
+// waitOK waits until the loop has seen n successful requests.
+func (r *loadResult) waitOK(t *testing.T, n int64) {
+	t.Helper()
+	eventually(t, 10*time.Second, func() error {
+		if got := r.ok.Load(); got < n {
+			return fmt.Errorf("%d of %d requests done", got, n)
+		}
+		return nil
+	})
+}

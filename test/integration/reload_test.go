@@ -22,7 +22,7 @@ func TestReloadChangesWorkerCountWithoutFailures(t *testing.T) {
 	defer cancel()
 	res, wait := clientLoop(ctx, g.URL("/"), 1<<40)
 
-	time.Sleep(200 * time.Millisecond)
+	res.waitOK(t, 200)
 	g.Workers = 3
 	g.WriteConfig()
 	out := g.MustRun("reload")

@@ -17,7 +17,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, wait := clientLoop(ctx, g.URL("/"), 1<<40)
-	time.Sleep(200 * time.Millisecond)
+	res.waitOK(t, 200)
 
 	// A new binary on disk, as a package upgrade installs it.
 	copyFile(t, portico, g.Bin)
@@ -40,7 +40,9 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	if st.Master.Pid != newPid || st.Master.Generation <= old.Master.Generation || len(workers(st, 0)) != 2 {
 		t.Errorf("status after upgrade: %+v", st.Master)
 	}
-	time.Sleep(300 * time.Millisecond) // keep the loop on the new master a moment
+	// Keep the loop on the new master a moment.
+	served := res.ok.Load()
+	res.waitOK(t, served+500)
 	cancel()
 	wait()
 	res.check(t, 1000)
@@ -60,7 +62,7 @@ func TestUpgradeToBrokenBinaryKeepsServing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	res, wait := clientLoop(ctx, g.URL("/"), 1<<40)
-	time.Sleep(100 * time.Millisecond)
+	res.waitOK(t, 100)
 
 	// The CLI itself is the broken file now: drive the master with the good one.
 	cmd := append([]string{}, "upgrade")
