@@ -33,13 +33,9 @@ func (m *Master) listenControl(prefix string) (net.Listener, error) {
 	return ln, nil
 }
 
-func (m *Master) serveControl(ln net.Listener) {
-	go func() {
-		<-m.upg.Exit()
-		ln.Close()
-	}()
+func (m *Master) serveControl() {
 	for {
-		conn, err := ln.Accept()
+		conn, err := m.ctl.Accept()
 		if err != nil {
 			return
 		}

@@ -3,6 +3,7 @@ package master
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -69,6 +70,7 @@ type Master struct {
 	started  time.Time
 	exits    chan *childProc
 	sigs     chan os.Signal
+	ctl      net.Listener // the control socket
 }
 
 // Run is `portico master`: it returns the process exit code.
@@ -131,7 +133,7 @@ func start(opts Options) (*Master, error) {
 	}
 	m.upg = upg
 	m.sockets = newSocketTable(upg.Fds)
-	ctl, err := m.listenControl(cfg.Prefix)
+	m.ctl, err = m.listenControl(cfg.Prefix)
 	if err != nil {
 		upg.Stop()
 		return nil, err
@@ -165,7 +167,7 @@ func start(opts Options) (*Master, error) {
 		m.abort()
 		return nil, err
 	}
-	go m.serveControl(ctl)
+	go m.serveControl()
 	if err := upg.Ready(); err != nil {
 		m.abort()
 		return nil, fmt.Errorf("write pid file: %w", err)

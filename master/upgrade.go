@@ -23,5 +23,9 @@ func (m *Master) Upgrade() error {
 	if err := m.upg.Upgrade(); err != nil {
 		return fmt.Errorf("upgrade: %w", err)
 	}
+	// From now on the new master answers: stop accepting before the CLI
+	// that asked learns of the success, so its next request cannot reach
+	// this draining master. The socket lives on in the successor.
+	m.ctl.Close()
 	return nil
 }
