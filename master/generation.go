@@ -227,7 +227,13 @@ func (m *Master) read(c *childProc) {
 }
 
 // Reload re-reads the configuration and replaces the running generation.
-func (m *Master) Reload() error {
+// A failure is logged once here, whoever asked (HUP or `portico reload`).
+func (m *Master) Reload() (err error) {
+	defer func() {
+		if err != nil {
+			m.log.Error().Err(err).Msg("reload failed, keeping the running generation")
+		}
+	}()
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
 	m.mu.Lock()

@@ -195,17 +195,9 @@ func (m *Master) loop() int {
 				m.log.Info().Msg("graceful shutdown")
 				return m.shutdown(true)
 			case syscall.SIGHUP:
-				go func() {
-					if err := m.Reload(); err != nil {
-						m.log.Error().Err(err).Msg("reload failed, keeping the running generation")
-					}
-				}()
+				go m.Reload() // logs its outcome
 			case syscall.SIGUSR2:
-				go func() {
-					if err := m.Upgrade(); err != nil {
-						m.log.Error().Err(err).Msg("upgrade failed, keeping this master")
-					}
-				}()
+				go m.Upgrade() // logs its outcome
 			case syscall.SIGUSR1:
 				m.reopenLogs()
 			}

@@ -9,7 +9,14 @@ import (
 
 // Upgrade starts the binary on disk as the next master and hands it every
 // socket and zone. It returns once the new master is ready, or why it is not.
-func (m *Master) Upgrade() error {
+//
+// A failure is logged once here, whoever asked (USR2 or `portico upgrade`).
+func (m *Master) Upgrade() (err error) {
+	defer func() {
+		if err != nil {
+			m.log.Error().Err(err).Msg("upgrade failed, this master keeps serving")
+		}
+	}()
 	if !m.opMu.TryLock() {
 		return errors.New("another reload or upgrade is in progress")
 	}

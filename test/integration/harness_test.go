@@ -161,7 +161,7 @@ func (g *Gateway) MustRun(args ...string) string {
 	g.t.Helper()
 	out, code := g.Run(args...)
 	if code != 0 {
-		g.t.Fatalf("portico %v: exit %d\n%s\n%s", args, code, out, g.Logs())
+		g.t.Fatalf("portico %v: exit %d\n%s\n%s", args, code, out, g.logTail())
 	}
 	return out
 }
@@ -211,12 +211,19 @@ func (g *Gateway) MasterPid() int {
 	return pid
 }
 
+// Logs is the whole error log.
 func (g *Gateway) Logs() string {
 	data, _ := os.ReadFile(filepath.Join(g.Prefix, "logs", "error.log"))
+	return string(data)
+}
+
+// logTail is the end of the error log, for failure messages.
+func (g *Gateway) logTail() string {
+	data := g.Logs()
 	if len(data) > 8000 {
 		data = data[len(data)-8000:]
 	}
-	return string(data)
+	return data
 }
 
 // cleanup stops whatever this test started, by pid, and shows the error log
@@ -228,7 +235,7 @@ func (g *Gateway) cleanup() {
 		g.t.Errorf("a Portico process panicked or raced; see the error log")
 	}
 	if g.t.Failed() {
-		g.t.Logf("error.log tail:\n%s", g.Logs())
+		g.t.Logf("error.log tail:\n%s", g.logTail())
 		if d := os.Getenv("PORTICO_KEEP_LOGS"); d != "" {
 			data, _ := os.ReadFile(filepath.Join(g.Prefix, "logs", "error.log"))
 			os.WriteFile(filepath.Join(d, strings.ReplaceAll(g.t.Name(), "/", "_")+".error.log"), data, 0o644)

@@ -94,12 +94,16 @@ func TestReloadWithBrokenConfigKeepsServing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g.WriteRawConfig(tc.config)
+			failedBefore := strings.Count(g.Logs(), "reload failed")
 			out, code := g.Run("reload")
 			if code == 0 {
 				t.Fatalf("reload with a broken config succeeded:\n%s", out)
 			}
 			if !strings.Contains(out, tc.want) || !strings.Contains(out, "config.yaml") {
 				t.Errorf("reload error does not name %q and the file:\n%s", tc.want, out)
+			}
+			if n := strings.Count(g.Logs(), "reload failed") - failedBefore; n != 1 {
+				t.Errorf("%d error log lines for one failed reload, want 1", n)
 			}
 			g.WaitServing(time.Second)
 			st := g.Status()
