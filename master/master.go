@@ -86,6 +86,10 @@ func Run(opts Options) int {
 		return proc.ExitFailure
 	}
 	ready.ok()
+	if ready.f == nil && !m.upg.HasParent() {
+		// Started in the foreground (systemd, containers, `make run`).
+		fmt.Fprintf(os.Stderr, "portico: master pid %d serving (prefix %s, logs in %s)\n", os.Getpid(), opts.Prefix, filepath.Dir(PidFile(opts.Prefix)))
+	}
 	return m.loop()
 }
 

@@ -158,14 +158,23 @@ func runStart(g *Globals, args []string) error {
 	if err := os.MkdirAll(cfg.Prefix+"/logs", 0o755); err != nil {
 		return err
 	}
-	opts := master.Options{Prefix: g.Prefix, ConfigFile: g.ConfigFile, Self: g.Self}
 	if foreground {
-		if code := master.Run(opts); code != 0 {
-			return ExitCode(code)
-		}
-		return nil
+		// Become `portico master` in this very process (same pid, for
+		// systemd and containers): an upgrade re-executes the master's own
+		// argv, which must not be `start` with its already-running check.
+		err := syscall.Exec(g.Self, masterArgs(g), os.Environ())
+		return fmt.Errorf("exec master: %w", err)
 	}
 	return daemonize(g, cfg)
+}
+
+// masterArgs is the command line of the master process.
+func masterArgs(g *Globals) []string {
+	args := []string{g.Self, "master", "-p", g.Prefix}
+	if g.ConfigFile != "" {
+		args = append(args, "-c", g.ConfigFile)
+	}
+	return args
 }
 
 // daemonize forks `portico master` in its own session and waits until it
@@ -182,13 +191,9 @@ func daemonize(g *Globals, cfg *conf.Config) error {
 		return fmt.Errorf("nginx_config.error_log: %w", err)
 	}
 	defer logf.Close()
-	args := []string{g.Self, "master", "-p", g.Prefix}
-	if g.ConfigFile != "" {
-		args = append(args, "-c", g.ConfigFile)
-	}
 	cmd := &exec.Cmd{
 		Path:        g.Self,
-		Args:        args,
+		Args:        masterArgs(g),
 		Env:         append(os.Environ(), master.EnvReadyFd+"=3"),
 		ExtraFiles:  []*os.File{w},
 		Stdout:      logf, // a panic before the logger exists still lands in the error log

@@ -2,7 +2,9 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,4 +82,35 @@ func TestUpgradeToBrokenBinaryKeepsServing(t *testing.T) {
 	}
 	g.WaitServing(time.Second)
 	res.check(t, 100)
+}
+
+// `start --foreground` (systemd Type=simple, containers, `make run`) becomes
+// the master in place, so an upgrade re-executes the master, not `start`.
+func TestForegroundStartCanUpgrade(t *testing.T) {
+	g := newGateway(t, 1)
+	fg := exec.Command(g.Bin, "start", "--foreground", "-p", g.Prefix)
+	if err := fg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- fg.Wait() }()
+	eventually(t, 5*time.Second, func() error {
+		if p := g.MasterPid(); p != fg.Process.Pid {
+			return fmt.Errorf("pid file %d, foreground process %d", p, fg.Process.Pid)
+		}
+		return nil
+	})
+	g.MustRun("upgrade")
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("old foreground master exited with %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("old foreground master did not exit after the upgrade")
+	}
+	if p := g.MasterPid(); p == fg.Process.Pid || !alive(p) {
+		t.Fatalf("pid file names %d after the upgrade", p)
+	}
+	g.WaitServing(time.Second)
 }
