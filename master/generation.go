@@ -137,8 +137,8 @@ func (m *Master) spawn(gen *generation, role string, slot int) (*childProc, erro
 	var files proc.Files
 	spec := proc.Spec{Role: role, Slot: slot, Generation: gen.num, RuntimeHash: gen.hash, AccessLogFd: -1}
 	spec.IPCFd = files.Add(childEnd)
-	spec.RuntimeFd = files.Add(gen.file)
 	m.mu.Lock()
+	spec.RuntimeFd = files.Add(gen.file) // restoreRuntime swaps it under m.mu
 	spec.ErrorLogFd = files.Add(m.errLogFile)
 	if m.accessFile != nil && role == proc.RoleWorker {
 		spec.AccessLogFd = files.Add(m.accessFile)
@@ -154,7 +154,10 @@ func (m *Master) spawn(gen *generation, role string, slot int) (*childProc, erro
 		spec.Zones = append(spec.Zones, proc.ZoneFd{Name: z.Name, Fd: files.Add(m.zones[z.Name].File())})
 	}
 	stderr := m.errLogFile
-	m.mu.Unlock()
+	// m.mu stays held until the fork: reopenLogs and restoreRuntime close
+	// the files gathered above under it, and a closed (or reused) descriptor
+	// must never reach a child.
+	defer m.mu.Unlock()
 
 	cred, _ := credentials(gen.rt) // checked in prepare
 	cmd := &exec.Cmd{
@@ -177,9 +180,7 @@ func (m *Master) spawn(gen *generation, role string, slot int) (*childProc, erro
 		role: role, slot: slot, gen: gen.num, cmd: cmd, conn: conn, started: time.Now(),
 		ready: make(chan struct{}), exited: make(chan struct{}), statusC: make(chan control.ChildReport, 1),
 	}
-	m.mu.Lock()
 	m.children[c] = true
-	m.mu.Unlock()
 	go m.read(c)
 	go func() {
 		c.exitErr = cmd.Wait()
@@ -261,12 +262,7 @@ func (m *Master) Reload() (err error) {
 		}
 	}
 	if err != nil {
-		// Children of the old generation keep their own descriptor of the
-		// old file; put it back on disk so that what is there is what runs.
-		if f, werr := WriteRuntime(old.cfg.Prefix, old.rendered); werr == nil {
-			old.file.Close()
-			old.file = f
-		}
+		m.restoreRuntime(old)
 		return err
 	}
 	m.mu.Lock()
@@ -314,4 +310,20 @@ func WriteRuntime(prefix string, data []byte) (*os.File, error) {
 		return nil, fmt.Errorf("open runtime file: %w", err)
 	}
 	return f, nil
+}
+
+// restoreRuntime writes gen's runtime file back after a failed reload or
+// upgrade rendered another one. Running children keep their own descriptor
+// of the file they started with; this is so that what is on disk (and what
+// `portico test -v` compares against) is what runs.
+func (m *Master) restoreRuntime(gen *generation) {
+	f, err := WriteRuntime(gen.cfg.Prefix, gen.rendered)
+	if err != nil {
+		m.log.Warn().Err(err).Msg("cannot restore the running generation's runtime file")
+		return
+	}
+	m.mu.Lock()
+	gen.file.Close()
+	gen.file = f
+	m.mu.Unlock()
 }

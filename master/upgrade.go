@@ -28,6 +28,11 @@ func (m *Master) Upgrade() (err error) {
 	os.Setenv(envGeneration, strconv.Itoa(next))
 	defer os.Unsetenv(envGeneration)
 	if err := m.upg.Upgrade(); err != nil {
+		// The new master may have rendered its runtime file before failing.
+		m.mu.Lock()
+		gen := m.gen
+		m.mu.Unlock()
+		m.restoreRuntime(gen)
 		return fmt.Errorf("upgrade: %w", err)
 	}
 	// From now on the new master answers: stop accepting before the CLI
