@@ -49,6 +49,9 @@ func (m *Master) prepare(cfg *conf.Config, num int) (*generation, error) {
 	if _, err := credentials(rt); err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
+	if err := raiseHardNofile(rt.Processes.RlimitNofile); err != nil {
+		m.log.Warn().Err(err).Msg("open files limit")
+	}
 	file, err := WriteRuntime(cfg.Prefix, rendered)
 	if err != nil {
 		return nil, err

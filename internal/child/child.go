@@ -80,6 +80,9 @@ func Main(role string, build func(*Env) (Service, error)) int {
 		return proc.ExitFatalConfig
 	}
 	log := env.Log
+	if err := limitOpenFiles(env.Runtime.Processes.RlimitNofile); err != nil {
+		log.Warn().Err(err).Msg("open files limit not applied")
+	}
 	svc, err := build(env)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot build service")

@@ -16,6 +16,8 @@ import (
 
 func TestStartServesAndReportsStatus(t *testing.T) {
 	g := newGateway(t, 2)
+	// Below the hard limit, so the children's limit shows it was applied.
+	g.WriteRawConfig(strings.Replace(readConfig(t, g), "nginx_config:\n", "nginx_config:\n  worker_rlimit_nofile: 4096\n  event:\n    worker_connections: 1024\n", 1))
 	begin := time.Now()
 	g.MustRun("start")
 	g.WaitServing(5 * time.Second)
@@ -49,6 +51,13 @@ func TestStartServesAndReportsStatus(t *testing.T) {
 	st := g.Status()
 	if st.Master.Pid != g.MasterPid() || st.Master.Pid == 0 {
 		t.Errorf("status master pid %d, pid file %d", st.Master.Pid, g.MasterPid())
+	}
+	// Children inherit nginx_config.worker_rlimit_nofile.
+	want := "4096"
+	for _, c := range st.Children {
+		if lim := openFilesLimit(t, c.Pid); lim != want {
+			t.Errorf("%s %d: open files limit %s, want %s", c.Role, c.Slot, lim, want)
+		}
 	}
 	var nWorkers, nAgents int
 	slots := map[int]bool{}
@@ -285,4 +294,18 @@ func TestQuitForcesOutAtShutdownTimeout(t *testing.T) {
 	if err := <-done; err == nil {
 		t.Error("the 30 s request completed")
 	}
+}
+
+// openFilesLimit is the soft "Max open files" of pid.
+func openFilesLimit(t *testing.T, pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "Max open files") {
+			return strings.Fields(line)[3]
+		}
+	}
+	return ""
 }
