@@ -11,7 +11,7 @@ import (
 
 // Pool is an upstream's connection pool and timeout configuration.
 type Pool struct {
-	Scheme      string // http or https
+	Scheme      string        // http or https
 	Size        int           // idle keep-alive connections kept per node
 	IdleTimeout time.Duration // an idle connection is closed after this
 	Connect     time.Duration
