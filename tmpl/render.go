@@ -75,6 +75,7 @@ func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 			ClientBodyTimeout:   nc.HTTP.ClientBodyTimeout,
 			SendTimeout:         nc.HTTP.SendTimeout,
 			ClientMaxBodySize:   nc.HTTP.ClientMaxBodySize,
+			MaxHeaderBytes:      int64(nc.HTTP.LargeClientHeaderBuffers.Number) * nc.HTTP.LargeClientHeaderBuffers.Size,
 		},
 		Admin: Admin{
 			Enabled:    cfg.APISIX.EnableAdmin,

@@ -75,6 +75,9 @@ type HTTP struct {
 	ClientBodyTimeout   time.Duration `yaml:"client_body_timeout"`
 	SendTimeout         time.Duration `yaml:"send_timeout"`
 	ClientMaxBodySize   int64         `yaml:"client_max_body_size"`
+	// MaxHeaderBytes bounds the request line plus headers
+	// (large_client_header_buffers: number x size).
+	MaxHeaderBytes int64 `yaml:"max_header_bytes"`
 }
 
 type Admin struct {

@@ -55,6 +55,7 @@ func New(env *child.Env) (child.Service, error) {
 			Handler:           tracker.wrap(h),
 			ReadHeaderTimeout: rt.HTTP.ClientHeaderTimeout,
 			IdleTimeout:       rt.HTTP.KeepaliveTimeout,
+			MaxHeaderBytes:    int(rt.HTTP.MaxHeaderBytes),
 			ConnState:         tracker.hook,
 		}
 		w.servers = append(w.servers, srv)
