@@ -52,6 +52,7 @@ func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 		Version:    in.Version,
 		Prefix:     cfg.Prefix,
 		ConfigFile: cfg.File,
+		Router:     cfg.APISIX.Router.HTTP,
 		Processes: Processes{
 			Workers:         nc.WorkerProcesses,
 			User:            user,

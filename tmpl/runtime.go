@@ -27,6 +27,9 @@ type Runtime struct {
 	Version    string `yaml:"version"`
 	Prefix     string `yaml:"prefix"`
 	ConfigFile string `yaml:"config_file"`
+	// Router is apisix.router.http: radixtree_host_uri, radixtree_uri or
+	// radixtree_uri_with_parameter.
+	Router string `yaml:"router"`
 
 	Processes Processes  `yaml:"processes"`
 	Logs      Logs       `yaml:"logs"`

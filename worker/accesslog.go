@@ -191,6 +191,7 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// logged wraps h with the access log, when it is on.
 func (w *Worker) logged(h http.Handler) http.Handler {
 	if w.env.AccessLog == nil {
 		return h

@@ -10,6 +10,7 @@ import (
 
 	"github.com/portico-gw/portico/internal/child"
 	"github.com/portico-gw/portico/tmpl"
+	"github.com/portico-gw/portico/worker/router"
 )
 
 // discardWriter is a ResponseWriter that costs nothing, so the benchmark
@@ -22,7 +23,13 @@ func (d *discardWriter) WriteHeader(int)             {}
 
 func benchWorker(accessLog io.Writer) *Worker {
 	rt := &tmpl.Runtime{HTTP: tmpl.HTTP{ServerTokens: true}}
-	return &Worker{env: &child.Env{Runtime: rt, Log: zerolog.Nop(), AccessLog: accessLog}}
+	w := &Worker{env: &child.Env{Runtime: rt, Log: zerolog.Nop(), AccessLog: accessLog}}
+	empty, err := router.Build(router.HostURI, nil)
+	if err != nil {
+		panic(err)
+	}
+	w.dp.Store(&dataPlane{router: empty})
+	return w
 }
 
 // BenchmarkNodeHandler404 is the data plane's per-request cost today
@@ -34,7 +41,7 @@ func BenchmarkNodeHandler404(b *testing.B) {
 	}{{"no-access-log", nil}, {"access-log", io.Discard}} {
 		b.Run(tc.name, func(b *testing.B) {
 			w := benchWorker(tc.log)
-			h := newConnTracker().wrap(w.nodeHandler())
+			h := newConnTracker().wrap(w.logged(w.nodeHandler("9080")))
 			req := httptest.NewRequest("GET", "http://gw.test/some/path?x=1", nil)
 			req.RemoteAddr = "127.0.0.1:5555"
 			rw := &discardWriter{h: http.Header{}}

@@ -6,17 +6,23 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-gw/portico/internal/buildinfo"
 	"github.com/portico-gw/portico/internal/child"
 	"github.com/portico-gw/portico/internal/control"
 	"github.com/portico-gw/portico/internal/logx"
+	"github.com/portico-gw/portico/ipc"
 	"github.com/portico-gw/portico/tmpl"
+	"github.com/portico-gw/portico/worker/proxy"
+	"github.com/portico-gw/portico/worker/router"
+	"github.com/portico-gw/portico/worker/store"
 )
 
 // Main is the entry point of `portico worker`, started by the master.
@@ -28,13 +34,21 @@ type Worker struct {
 	servers []*http.Server
 	lns     []net.Listener
 	conns   []*connTracker
-	probe   *etcdProbe
 	wg      sync.WaitGroup
+
+	store   *store.Store
+	dp      atomic.Pointer[dataPlane]
+	pickers pickers
+	proxy   *proxy.Proxy
+	mode    router.Mode
+	status  *ipc.Zone // node-wide counters, nil if absent
+	stop    context.CancelFunc
+	stopped chan struct{}
 }
 
 // New builds a worker from what the master handed over.
 func New(env *child.Env) (child.Service, error) {
-	w := &Worker{env: env}
+	w := &Worker{env: env, proxy: proxy.New(), mode: router.Mode(env.Runtime.Router), status: env.Zones[tmpl.StatusZone], stopped: make(chan struct{})}
 	rt := env.Runtime
 	if path := rt.TestOnly.WorkerExitFile; path != "" {
 		if data, err := os.ReadFile(path); err == nil {
@@ -43,12 +57,21 @@ func New(env *child.Env) (child.Service, error) {
 			os.Exit(code)
 		}
 	}
-	node := w.nodeHandler()
+	st, err := newStore(rt, store.Options{Log: env.Log.With().Str(logx.FieldComponent, "store").Logger(), OnSnapshot: w.install})
+	if err != nil {
+		return nil, err
+	}
+	w.store = st
+	// Serve the cached snapshot (if any) from the first request on: a worker
+	// that starts while etcd is down must not answer 404 for every route.
+	w.install(st.Snapshot())
+
 	admin := w.adminHandler()
 	for _, l := range env.Listeners {
-		h := node
-		if l.Role == "admin" {
-			h = admin
+		h := admin
+		if l.Role == tmpl.RoleNode {
+			_, port, _ := net.SplitHostPort(l.Addr)
+			h = w.logged(w.nodeHandler(port))
 		}
 		tracker := newConnTracker()
 		srv := &http.Server{
@@ -62,15 +85,27 @@ func New(env *child.Env) (child.Service, error) {
 		w.lns = append(w.lns, l.Listener)
 		w.conns = append(w.conns, tracker)
 	}
-	probe, err := newEtcdProbe(rt.Etcd, env.Log)
-	if err != nil {
-		return nil, fmt.Errorf("etcd client: %w", err)
-	}
-	w.probe = probe
 	return w, nil
 }
 
-// Start serves every listener.
+// install builds the data plane for snap and swaps it in. A snapshot that
+// does not compile keeps the running data plane.
+func (w *Worker) install(snap *store.Snapshot) {
+	if cur := w.dp.Load(); cur != nil && cur.hash == snap.Hash {
+		next := *cur
+		next.revision = snap.Revision
+		w.dp.Store(&next)
+		return
+	}
+	dp, err := buildDataPlane(snap, w.mode, &w.pickers)
+	if err != nil {
+		w.env.Log.Error().Err(err).Int64(logx.FieldRevision, snap.Revision).Msg("config not applied, keeping the previous one")
+		return
+	}
+	w.dp.Store(dp)
+}
+
+// Start serves every listener and starts following etcd.
 func (w *Worker) Start() error {
 	for i, srv := range w.servers {
 		ln, tracker := w.lns[i], w.conns[i]
@@ -83,7 +118,12 @@ func (w *Worker) Start() error {
 			}
 		}()
 	}
-	w.probe.start()
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	go func() {
+		defer close(w.stopped)
+		w.store.Run(ctx)
+	}()
 	return nil
 }
 
@@ -104,24 +144,36 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	w.probe.stop()
+	w.stop()
+	w.proxy.Close()
+	select {
+	case <-w.stopped:
+	case <-ctx.Done():
+	}
 	return errors.Join(errs...)
 }
 
-// Close stops at once. The process exits right after, so the etcd client
-// is not waited for: a probe stuck on an unreachable etcd must not delay a
-// fast stop.
+// Close stops at once. The process exits right after, so the store is not
+// waited for: a watch stuck on an unreachable etcd must not delay a fast stop.
 func (w *Worker) Close() error {
 	for _, srv := range w.servers {
 		srv.Close()
 	}
+	if w.stop != nil {
+		w.stop()
+	}
 	return nil
 }
 
-// Report is the worker's part of `portico status`.
+// Report is the worker's part of `portico status`: etcd reachability and
+// the revision and content hash of the configuration it serves.
 func (w *Worker) Report() control.ChildReport {
-	ok := w.probe.reachable()
-	return control.ChildReport{EtcdReachable: &ok, ConfigRevision: w.probe.revision()}
+	ok := w.store.Reachable()
+	rep := control.ChildReport{EtcdReachable: &ok}
+	if dp := w.dp.Load(); dp != nil {
+		rep.ConfigRevision, rep.ConfigHash = dp.revision, dp.hash
+	}
+	return rep
 }
 
 func (w *Worker) serverHeader() string {
@@ -139,30 +191,67 @@ var (
 	jsonContentType = []string{"application/json"}
 )
 
-func (w *Worker) nodeHandler() http.Handler {
+// nodeHandler serves the data plane of one listener (port is its port, for
+// X-Forwarded-Port).
+func (w *Worker) nodeHandler(port string) http.Handler {
 	server := []string{w.serverHeader()}
-	slowPath, slowDelay := w.env.Runtime.TestOnly.SlowPath, w.env.Runtime.TestOnly.SlowDelay
-	status := w.env.Zones[tmpl.StatusZone]
-	return w.logged(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if status != nil {
-			status.Add(tmpl.StatusSlotRequests, 1)
+	rt := w.env.Runtime
+	slowPath, slowDelay := rt.TestOnly.SlowPath, rt.TestOnly.SlowDelay
+	maxBody := rt.HTTP.ClientMaxBodySize
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if w.status != nil {
+			w.status.Add(tmpl.StatusSlotRequests, 1)
 		}
 		h := rw.Header()
 		h["Server"] = server
 		if slowPath != "" && r.URL.Path == slowPath {
-			select {
-			case <-time.After(slowDelay):
-			case <-r.Context().Done():
-				return
-			}
-			h.Set("Content-Type", "text/plain")
-			rw.Write([]byte("slow done\n"))
+			slow(rw, r, slowDelay)
 			return
 		}
-		h["Content-Type"] = jsonContentType
-		rw.WriteHeader(http.StatusNotFound)
-		rw.Write(notFoundBody)
-	}))
+		path, err := router.Normalize(r.URL.EscapedPath())
+		if err != nil {
+			proxy.WriteError(rw, http.StatusBadRequest)
+			return
+		}
+		vars := &reqVars{r: r}
+		addr, _ := netip.ParseAddrPort(r.RemoteAddr)
+		req := router.Request{Method: r.Method, Host: hostOf(r.Host), HostHeader: r.Host, Path: path, RemoteAddr: addr.Addr().Unmap(), Var: vars.get}
+		m, ok := w.dp.Load().router.Match(&req)
+		if !ok {
+			h["Content-Type"] = jsonContentType
+			rw.WriteHeader(http.StatusNotFound)
+			rw.Write(notFoundBody)
+			return
+		}
+		vars.params = m.Params
+		t := m.Route.Value.(*target)
+		if t.status != 0 {
+			proxy.WriteError(rw, t.status)
+			return
+		}
+		if maxBody > 0 {
+			// 413 before any upstream is dialled when the length is known;
+			// a chunked body is cut where it crosses the limit.
+			if r.ContentLength > maxBody {
+				proxy.WriteError(rw, http.StatusRequestEntityTooLarge)
+				return
+			}
+			if r.ContentLength != 0 {
+				r.Body = http.MaxBytesReader(rw, r.Body, maxBody)
+			}
+		}
+		w.proxy.Serve(rw, r, t.upstream, "http", port, vars)
+	})
+}
+
+func slow(rw http.ResponseWriter, r *http.Request, d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-r.Context().Done():
+		return
+	}
+	rw.Header().Set("Content-Type", "text/plain")
+	fmt.Fprint(rw, "slow done\n")
 }
 
 func (w *Worker) adminHandler() http.Handler {

@@ -30,8 +30,9 @@ type Upstream struct {
 	Tries        int
 	RetryTimeout time.Duration // 0 = unbounded
 	// Pick chooses the node for try number `try` (0-based); tried lists the
-	// nodes already tried by this request. Done reports a try's outcome.
-	Pick func(r *http.Request, try int, tried []Node) (Node, error)
+	// nodes already tried by this request; data is what the caller passed
+	// to Serve for this request. Done reports a try's outcome.
+	Pick func(data any, try int, tried []Node) (Node, error)
 	Done func(n Node, took time.Duration, failed bool)
 	// EnableWebsocket passes Upgrade requests through.
 	EnableWebsocket bool
@@ -50,6 +51,7 @@ type ctxKey struct{}
 // state is one request's proxying state, carried in its context.
 type state struct {
 	up       *Upstream
+	data     any
 	inHost   string
 	scheme   string // the client's scheme, for X-Forwarded-Proto
 	port     string // the gateway port the client connected to
@@ -77,9 +79,9 @@ func New() *Proxy {
 func (p *Proxy) Close() { p.transports.closeIdle() }
 
 // Serve proxies r to up. scheme and port describe the client side
-// ("http", "9080") for the X-Forwarded headers.
-func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, up *Upstream, scheme, port string) {
-	st := &state{up: up, inHost: r.Host, scheme: scheme, port: port}
+// ("http", "9080") for the X-Forwarded headers; data is handed to up.Pick.
+func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, up *Upstream, scheme, port string, data any) {
+	st := &state{up: up, data: data, inHost: r.Host, scheme: scheme, port: port}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &trackedBody{ReadCloser: r.Body, read: &st.bodyRead}
 	}
@@ -122,7 +124,13 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusBadGateway
-	if isTimeout(err) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		// A chunked body outgrew client_max_body_size on the way.
+		WriteError(w, http.StatusRequestEntityTooLarge)
+		return
+	case isTimeout(err):
 		code = http.StatusGatewayTimeout
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -155,7 +163,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		if try > 0 && up.RetryTimeout > 0 && time.Since(start) > up.RetryTimeout {
 			break
 		}
-		node, err := up.Pick(req, try, st.tried)
+		node, err := up.Pick(st.data, try, st.tried)
 		if err != nil {
 			if lastErr == nil {
 				lastErr = err

@@ -45,8 +45,8 @@ func deadNode(t *testing.T) Node {
 }
 
 // inOrder picks nodes in the given order, one per try.
-func inOrder(nodes ...Node) func(*http.Request, int, []Node) (Node, error) {
-	return func(_ *http.Request, try int, _ []Node) (Node, error) {
+func inOrder(nodes ...Node) func(any, int, []Node) (Node, error) {
+	return func(_ any, try int, _ []Node) (Node, error) {
 		if try >= len(nodes) {
 			return Node{}, fmt.Errorf("no node left")
 		}
@@ -66,7 +66,7 @@ func basicUpstream(nodes ...Node) *Upstream {
 func gateway(t *testing.T, p *Proxy, up *Upstream) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.Serve(w, r, up, "http", "9080")
+		p.Serve(w, r, up, "http", "9080", nil)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
