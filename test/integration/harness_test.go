@@ -377,3 +377,10 @@ func (g *Gateway) waitInFlight(n int) {
 		return fmt.Errorf("fewer than %d connections established", n)
 	})
 }
+
+func syscallKill(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+}

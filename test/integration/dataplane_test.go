@@ -1,0 +1,162 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// echoUpstream answers with its name and the request it saw.
+func echoUpstream(t *testing.T, name string) (hostport string) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s %s host=%s xff=%s", name, r.Method, r.RequestURI, r.Host, r.Header.Get("X-Forwarded-For"))
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func putKey(t *testing.T, g *Gateway, key, value string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := etcdClient(t, g).Put(ctx, key, value); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// get returns status and body of a request to the gateway.
+func get(t *testing.T, g *Gateway, path, host string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", g.URL(path), nil)
+	if host != "" {
+		req.Host = host
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// A route put into etcd is served by every worker, each reporting the same
+// config hash, and proxied to its upstream.
+func TestRouteFromEtcdIsServedByEveryWorker(t *testing.T) {
+	g := newGateway(t, 2)
+	g.Start()
+	up := echoUpstream(t, "up1")
+	before := workers(g.Status(), 0)[0].ConfigHash
+	begin := time.Now()
+	putKey(t, g, "/apisix/routes/1", fmt.Sprintf(`{"uri":"/hello*","upstream":{"type":"roundrobin","nodes":{"%s":1}}}`, up))
+	var hash string
+	eventually(t, 5*time.Second, func() error {
+		ws := workers(g.Status(), 0)
+		hash = ws[0].ConfigHash
+		for _, w := range ws {
+			if w.ConfigHash == "" || w.ConfigHash == before || w.ConfigHash != hash || w.ConfigRevision == 0 {
+				return fmt.Errorf("workers not converged: %+v", ws)
+			}
+		}
+		return nil
+	})
+	t.Logf("route served by every worker %s after the put", time.Since(begin).Round(time.Millisecond))
+	// New connections spread over both workers; each must serve the route.
+	for i := 0; i < 20; i++ {
+		code, body := get(t, g, "/hello/world?x=1", "")
+		if code != 200 || !strings.HasPrefix(body, "up1 GET /hello/world?x=1 ") || !strings.Contains(body, "xff=127.0.0.1") {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+	}
+	if code, body := get(t, g, "/other", ""); code != 404 || body != `{"error_msg":"404 Route Not Found"}`+"\n" {
+		t.Errorf("unmatched path: %d %q", code, body)
+	}
+
+	// An invalid item written straight into etcd keeps the old version.
+	putKey(t, g, "/apisix/routes/1", `{"uri": 42}`)
+	putKey(t, g, "/apisix/routes/2", fmt.Sprintf(`{"uri":"/two","upstream":{"nodes":{"%s":1}}}`, up))
+	eventually(t, 5*time.Second, func() error {
+		if code, _ := get(t, g, "/two", ""); code != 200 {
+			return fmt.Errorf("route 2 not served yet")
+		}
+		return nil
+	})
+	if code, _ := get(t, g, "/hello/again", ""); code != 200 {
+		t.Errorf("route 1 lost after an invalid update: %d", code)
+	}
+	if !strings.Contains(g.Logs(), "/apisix/routes/1") {
+		t.Error("the invalid item was not logged with its key")
+	}
+
+	// Deleting stops serving it.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := etcdClient(t, g).Delete(ctx, "/apisix/routes/2"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() error {
+		if code, _ := get(t, g, "/two", ""); code != 404 {
+			return fmt.Errorf("route 2 still served")
+		}
+		return nil
+	})
+}
+
+// A worker killed while etcd is down comes back serving the same snapshot
+// as its siblings (from the cached last-good snapshot).
+func TestWorkerRespawnedWhileEtcdIsDownServesSameSnapshot(t *testing.T) {
+	owner := newGateway(t, 1) // an etcd this test can stop: another gateway's embedded one
+	owner.Start()
+	g := newGateway(t, 2)
+	g.WriteRawConfig(strings.Replace(strings.Replace(readConfig(t, g), "    embedded: true\n", "", 1), fmt.Sprint(g.EtcdPort), fmt.Sprint(owner.EtcdPort), 1))
+	g.EtcdPort = owner.EtcdPort
+	g.Start()
+	up := echoUpstream(t, "cached")
+	putKey(t, g, "/apisix/routes/c", fmt.Sprintf(`{"uri":"/cached","upstream":{"nodes":{"%s":1}}}`, up))
+	var hash string
+	eventually(t, 5*time.Second, func() error {
+		ws := workers(g.Status(), 0)
+		for _, w := range ws {
+			if code, _ := get(t, g, "/cached", ""); code != 200 || w.ConfigHash == "" || w.ConfigHash != ws[0].ConfigHash {
+				return fmt.Errorf("not converged")
+			}
+		}
+		hash = ws[0].ConfigHash
+		return nil
+	})
+	// The last-good snapshot reaches the disk (written at most once a second).
+	eventually(t, 5*time.Second, func() error {
+		data, err := os.ReadFile(filepath.Join(g.Prefix, "data", "config-snapshot.json"))
+		if err != nil || !strings.Contains(string(data), `"hash":"`+hash+`"`) {
+			return fmt.Errorf("cache file not at hash %s yet: %v", hash, err)
+		}
+		return nil
+	})
+	owner.MustRun("stop") // etcd gone
+	victim := workers(g.Status(), 0)[0]
+	syscallKill(t, victim.Pid)
+	eventually(t, 5*time.Second, func() error {
+		for _, w := range workers(g.Status(), 0) {
+			if w.Slot == victim.Slot && w.Pid != victim.Pid && w.State == "serving" {
+				if w.ConfigHash != hash {
+					return fmt.Errorf("respawned worker serves hash %q, siblings %q", w.ConfigHash, hash)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("not respawned yet")
+	})
+	for i := 0; i < 10; i++ {
+		if code, body := get(t, g, "/cached", ""); code != 200 {
+			t.Fatalf("with etcd down: %d %q", code, body)
+		}
+	}
+}
