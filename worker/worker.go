@@ -25,6 +25,9 @@ import (
 	"github.com/portico-gw/portico/worker/store"
 )
 
+// storeStopGrace bounds how long a draining worker waits for its store.
+const storeStopGrace = time.Second
+
 // Main is the entry point of `portico worker`, started by the master.
 func Main() int { return child.Main("worker", New) }
 
@@ -146,9 +149,12 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	w.stop()
 	w.proxy.Close()
+	// The store writes its last snapshot to the cache as it stops; wait a
+	// little for that, never for an etcd that is gone (an upgrade stops the
+	// embedded one first).
 	select {
 	case <-w.stopped:
-	case <-ctx.Done():
+	case <-time.After(storeStopGrace):
 	}
 	return errors.Join(errs...)
 }
