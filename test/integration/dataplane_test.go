@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -158,5 +160,59 @@ func TestWorkerRespawnedWhileEtcdIsDownServesSameSnapshot(t *testing.T) {
 		if code, body := get(t, g, "/cached", ""); code != 200 {
 			t.Fatalf("with etcd down: %d %q", code, body)
 		}
+	}
+}
+
+// Weighted round-robin across two real upstreams, and 413 for an oversized
+// body before any upstream connection is made.
+func TestBalancingAndBodyLimit(t *testing.T) {
+	g := newGateway(t, 1)
+	g.WriteRawConfig(strings.Replace(readConfig(t, g), "nginx_config:\n", "nginx_config:\n  http:\n    client_max_body_size: 1k\n", 1))
+	g.Start()
+	var conns atomic.Int64
+	counting := func(name string) string {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			fmt.Fprint(w, name)
+		}))
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
+	a, b := counting("a"), counting("b")
+	putKey(t, g, "/apisix/routes/w", fmt.Sprintf(`{"uri":"/w","upstream":{"type":"roundrobin","nodes":[{"host":"%s","port":%s,"weight":3},{"host":"%s","port":%s,"weight":1}]}}`,
+		strings.Split(a, ":")[0], strings.Split(a, ":")[1], strings.Split(b, ":")[0], strings.Split(b, ":")[1]))
+	eventually(t, 5*time.Second, func() error {
+		if code, _ := get(t, g, "/w", ""); code != 200 {
+			return fmt.Errorf("route not served yet")
+		}
+		return nil
+	})
+	counts := map[string]int{}
+	for i := 0; i < 400; i++ {
+		_, body := get(t, g, "/w", "")
+		counts[body]++
+	}
+	// Smooth weighted round-robin is exact over whole cycles of 4.
+	if counts["a"] != 300 || counts["b"] != 100 {
+		t.Errorf("weights 3:1 over 400 requests: %v", counts)
+	}
+
+	before := conns.Load()
+	resp, err := http.Post(g.URL("/w"), "application/octet-stream", strings.NewReader(strings.Repeat("x", 4096)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Errorf("4 KiB body with a 1k limit: %d", resp.StatusCode)
+	}
+	if n := conns.Load() - before; n != 0 {
+		t.Errorf("%d upstream connections for a refused body", n)
 	}
 }
