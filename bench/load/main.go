@@ -9,6 +9,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -19,6 +20,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 var (
@@ -54,17 +58,99 @@ func main() {
 	fmt.Printf("%-42s %d reloads during %s; wrk: %.0f req/s, p99 %s, %d socket errors, %d non-2xx/3xx (all 404 expected: %d)\n",
 		"portico 404 under reload", reloads, *duration, failures.rps, failures.p99, failures.socketErrors, failures.non2xx, failures.requests)
 
+	// Proxying: a local upstream, reached directly, through Portico (one
+	// route from etcd) and through nginx as a keep-alive reverse proxy.
+	upstream := startUpstream()
+	defer upstream.stop()
+	direct := runWrk(upstream.url)
+	report("upstream direct", direct)
+	putRoute(gw, strings.TrimPrefix(strings.TrimSuffix(upstream.url, "/bench"), "http://"))
+	viaPortico := runWrk(gw.url)
+	report("portico proxy, 1 route", viaPortico)
+
 	if nginxBin, err := exec.LookPath("nginx"); err == nil {
-		ng := startNginx(nginxBin)
+		ng := startNginx(nginxBin, strings.TrimPrefix(strings.TrimSuffix(upstream.url, "/bench"), "http://"))
 		defer ng.stop()
-		nres := runWrk(ng.url)
+		nres := runWrk(ng.url + "404")
 		report("nginx 404, keep-alive", nres)
-		ncl := runWrk(ng.url, "-H", "Connection: close")
+		ncl := runWrk(ng.url+"404", "-H", "Connection: close")
 		report("nginx 404, new connection per request", ncl)
-		fmt.Printf("\nratio portico/nginx: keep-alive %.2f, new connections %.2f\n", steady.rps/nres.rps, closeRes.rps/ncl.rps)
+		nproxy := runWrk(ng.url + "bench")
+		report("nginx proxy (keep-alive upstream)", nproxy)
+		fmt.Printf("\nratio portico/nginx: 404 keep-alive %.2f, 404 new connections %.2f, proxy %.2f\n",
+			steady.rps/nres.rps, closeRes.rps/ncl.rps, viaPortico.rps/nproxy.rps)
 	} else {
 		fmt.Println("\nnginx not installed: no ratio")
 	}
+}
+
+// startUpstream serves a small 200 from nginx when installed (so the
+// upstream is not the bottleneck), else from a Go server in this process.
+func startUpstream() *server {
+	port := freePort()
+	if nginxBin, err := exec.LookPath("nginx"); err == nil {
+		dir, _ := os.MkdirTemp("", "upstream-bench")
+		conf := fmt.Sprintf(`worker_processes 1;
+pid %s/nginx.pid;
+error_log %s/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:%d;
+    location / { return 200 'hello from upstream\n'; }
+  }
+}
+`, dir, dir, port)
+		path := filepath.Join(dir, "nginx.conf")
+		os.WriteFile(path, []byte(conf), 0o644)
+		if out, err := exec.Command(nginxBin, "-p", dir, "-c", path).CombinedOutput(); err != nil {
+			fatal(fmt.Sprintf("upstream nginx: %v\n%s", err, out))
+		}
+		s := &server{url: fmt.Sprintf("http://127.0.0.1:%d/bench", port)}
+		s.stop = func() {
+			exec.Command(nginxBin, "-p", dir, "-c", path, "-s", "stop").Run()
+			time.Sleep(200 * time.Millisecond)
+			os.RemoveAll(dir)
+		}
+		waitHTTP(s.url)
+		return s
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		fatal(err.Error())
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello from upstream\n")) })}
+	go srv.Serve(ln)
+	return &server{url: fmt.Sprintf("http://127.0.0.1:%d/bench", port), stop: func() { srv.Close() }}
+}
+
+// putRoute writes route 1 (/bench -> upstream) into the gateway's etcd and
+// waits until it is served.
+func putRoute(p *portico, upstream string) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{fmt.Sprintf("http://127.0.0.1:%d", p.etcdPort)}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		fatal(err.Error())
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	route := fmt.Sprintf(`{"uri":"/bench","upstream":{"type":"roundrobin","nodes":{"%s":1}}}`, upstream)
+	if _, err := cli.Put(ctx, "/apisix/routes/1", route); err != nil {
+		fatal(err.Error())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(p.url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fatal("route not served")
 }
 
 type wrkResult struct {
@@ -128,7 +214,9 @@ type server struct {
 
 type portico struct {
 	server
-	prefix string
+	prefix   string
+	etcdPort int
+	port     int
 }
 
 func freePort() int {
@@ -146,7 +234,7 @@ func startPortico() *portico {
 		fatal(err.Error())
 	}
 	os.MkdirAll(filepath.Join(prefix, "conf"), 0o755)
-	port := freePort()
+	port, etcdPort := freePort(), freePort()
 	cfg := fmt.Sprintf(`apisix:
   node_listen: [{ip: 127.0.0.1, port: %d}]
   enable_ipv6: false
@@ -160,12 +248,12 @@ deployment:
   etcd:
     embedded: true
     host: ["http://127.0.0.1:%d"]
-`, port, *workers, freePort(), freePort())
+`, port, *workers, freePort(), etcdPort)
 	os.WriteFile(filepath.Join(prefix, "conf", "config.yaml"), []byte(cfg), 0o644)
 	if out, err := exec.Command(*bin, "start", "-p", prefix).CombinedOutput(); err != nil {
 		fatal(fmt.Sprintf("portico start: %v\n%s", err, out))
 	}
-	p := &portico{prefix: prefix}
+	p := &portico{prefix: prefix, etcdPort: etcdPort, port: port}
 	p.url = fmt.Sprintf("http://127.0.0.1:%d/bench", port)
 	p.server.stop = func() {
 		exec.Command(*bin, "stop", "-p", prefix).Run()
@@ -197,7 +285,7 @@ func reloadUnderLoad(p *portico) (int, wrkResult) {
 	}
 }
 
-func startNginx(nginxBin string) *server {
+func startNginx(nginxBin, upstream string) *server {
 	dir, err := os.MkdirTemp("", "nginx-bench")
 	if err != nil {
 		fatal(err.Error())
@@ -209,21 +297,30 @@ error_log %s/error.log;
 events { worker_connections 4096; }
 http {
   access_log off;
+  upstream backend {
+    server %s;
+    keepalive 320;
+  }
   server {
     listen 127.0.0.1:%d reuseport;
+    location /bench {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://backend;
+    }
     location / {
       default_type application/json;
       return 404 '{"error_msg":"404 Route Not Found"}\n';
     }
   }
 }
-`, *workers, dir, dir, port)
+`, *workers, dir, dir, upstream, port)
 	path := filepath.Join(dir, "nginx.conf")
 	os.WriteFile(path, []byte(conf), 0o644)
 	if out, err := exec.Command(nginxBin, "-p", dir, "-c", path).CombinedOutput(); err != nil {
 		fatal(fmt.Sprintf("nginx: %v\n%s", err, out))
 	}
-	s := &server{url: fmt.Sprintf("http://127.0.0.1:%d/bench", port)}
+	s := &server{url: fmt.Sprintf("http://127.0.0.1:%d/", port)}
 	s.stop = func() {
 		exec.Command(nginxBin, "-p", dir, "-c", path, "-s", "stop").Run()
 		time.Sleep(200 * time.Millisecond)
