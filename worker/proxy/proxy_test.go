@@ -368,3 +368,42 @@ func TestLargeBodiesStreamWithBoundedMemory(t *testing.T) {
 		t.Errorf("heap grew by %d MiB streaming 100 MiB bodies", grew>>20)
 	}
 }
+
+// A response of unknown length (chunked, server-sent events) reaches the
+// client as the upstream writes it, not when the buffer fills.
+func TestStreamingResponseIsFlushed(t *testing.T) {
+	next := make(chan struct{})
+	n := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-next: // the client saw the first event
+		case <-time.After(5 * time.Second):
+		}
+		fmt.Fprint(w, "data: two\n\n")
+	})
+	p := New()
+	defer p.Close()
+	resp, err := http.Get(gateway(t, p, basicUpstream(n)) + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	first := make(chan string, 1)
+	go func() { line, _ := br.ReadString('\n'); first <- line }()
+	select {
+	case line := <-first:
+		if line != "data: one\n" {
+			t.Fatalf("first event %q", line)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the first event was held back until the response ended")
+	}
+	close(next)
+	rest, _ := io.ReadAll(br)
+	if string(rest) != "\ndata: two\n\n" {
+		t.Errorf("rest %q", rest)
+	}
+}
