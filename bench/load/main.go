@@ -10,6 +10,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -64,9 +66,25 @@ func main() {
 	defer upstream.stop()
 	direct := runWrk(upstream.url)
 	report("upstream direct", direct)
-	putRoute(gw, strings.TrimPrefix(strings.TrimSuffix(upstream.url, "/bench"), "http://"))
+	upAddr := strings.TrimPrefix(strings.TrimSuffix(upstream.url, "/bench"), "http://")
+	putRoute(gw, upAddr)
 	viaPortico := runWrk(gw.url)
 	report("portico proxy, 1 route", viaPortico)
+	p50, p99 := putToServed(gw, upAddr, "small", 100)
+	fmt.Printf("%-42s p50 %s, p99 %s (100 puts, every worker)\n", "etcd put -> served, small table", p50, p99)
+
+	// 10,000 routes, the request matching one in the middle; then the same
+	// with 3 vars conditions on every route.
+	middle := putManyRoutes(gw, upAddr, 10000, false)
+	many := runWrk(gw.base + middle)
+	report("portico proxy, 10,000 routes", many)
+	middle = putManyRoutes(gw, upAddr, 10000, true)
+	manyVars := runWrk(gw.base+middle+"?env=bench", "-H", "X-Team: core")
+	report("portico proxy, 10,000 routes + 3 vars", manyVars)
+	fmt.Printf("%-42s %.1f%% (10,000 routes), %.1f%% (with vars)\n", "cost of 10,000 routes vs 1", 100*(1-many.rps/viaPortico.rps), 100*(1-manyVars.rps/viaPortico.rps))
+
+	p50, p99 = putToServed(gw, upAddr, "large", 100)
+	fmt.Printf("%-42s p50 %s, p99 %s (100 puts, every worker)\n", "etcd put -> served, 10,000 routes", p50, p99)
 
 	if nginxBin, err := exec.LookPath("nginx"); err == nil {
 		ng := startNginx(nginxBin, strings.TrimPrefix(strings.TrimSuffix(upstream.url, "/bench"), "http://"))
@@ -217,6 +235,7 @@ type portico struct {
 	prefix   string
 	etcdPort int
 	port     int
+	base     string // http://127.0.0.1:port
 }
 
 func freePort() int {
@@ -254,7 +273,8 @@ deployment:
 		fatal(fmt.Sprintf("portico start: %v\n%s", err, out))
 	}
 	p := &portico{prefix: prefix, etcdPort: etcdPort, port: port}
-	p.url = fmt.Sprintf("http://127.0.0.1:%d/bench", port)
+	p.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	p.url = p.base + "/bench"
 	p.server.stop = func() {
 		exec.Command(*bin, "stop", "-p", prefix).Run()
 		os.RemoveAll(prefix)
@@ -361,4 +381,127 @@ func numCPU() int {
 func fatal(msg string) {
 	fmt.Fprintln(os.Stderr, "bench:", msg)
 	os.Exit(1)
+}
+
+func etcdOf(p *portico) *clientv3.Client {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{fmt.Sprintf("http://127.0.0.1:%d", p.etcdPort)}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		fatal(err.Error())
+	}
+	return cli
+}
+
+// putManyRoutes writes n routes /r/<i>/* (optionally each with 3 vars
+// conditions the benchmark request satisfies), waits until the middle one is
+// served, and returns its path.
+func putManyRoutes(p *portico, upstream string, n int, vars bool) string {
+	cli := etcdOf(p)
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cond := ""
+	if vars {
+		cond = `,"vars":[["arg_env","==","bench"],["http_x_team","==","core"],["request_method","==","GET"]]`
+	}
+	const batch = 100 // etcd's default max operations per transaction is 128
+	for i := 0; i < n; i += batch {
+		var ops []clientv3.Op
+		for j := i; j < i+batch && j < n; j++ {
+			ops = append(ops, clientv3.OpPut(fmt.Sprintf("/apisix/routes/r%d", j),
+				fmt.Sprintf(`{"uri":"/r/%d/*"%s,"upstream":{"nodes":{"%s":1}}}`, j, cond, upstream)))
+		}
+		if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			fatal(err.Error())
+		}
+	}
+	middle := fmt.Sprintf("/r/%d/x", n/2)
+	waitStatus(p.base+middle, 200, 2*time.Minute)
+	waitConverged(p, 2*time.Minute)
+	return middle
+}
+
+// waitConverged waits until every worker serves etcd's head revision, so a
+// measurement never overlaps the rebuilds of a bulk load.
+func waitConverged(p *portico, timeout time.Duration) {
+	cli := etcdOf(p)
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	head, err := cli.Get(ctx, "/apisix/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	cancel()
+	if err != nil {
+		fatal(err.Error())
+	}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		out, err := exec.Command(*bin, "status", "--json", "-p", p.prefix).Output()
+		if err == nil {
+			var st struct {
+				Children []struct {
+					Role           string `json:"role"`
+					ConfigRevision int64  `json:"config_revision"`
+				} `json:"children"`
+			}
+			json.Unmarshal(out, &st)
+			done := len(st.Children) > 0
+			for _, c := range st.Children {
+				if c.Role == "worker" && c.ConfigRevision < head.Header.Revision {
+					done = false
+				}
+			}
+			if done {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fatal("workers did not converge")
+}
+
+// putToServed measures from an etcd put of a new route to the moment every
+// worker serves it: new connections land on every worker's socket, so the
+// route counts as served once 20 fresh connections in a row get a 200.
+func putToServed(p *portico, upstream, tag string, n int) (time.Duration, time.Duration) {
+	cli := etcdOf(p)
+	defer cli.Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	var took []time.Duration
+	for i := 0; i < n; i++ {
+		path := fmt.Sprintf("/fresh/%s/%d", tag, i)
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := cli.Put(ctx, fmt.Sprintf("/apisix/routes/fresh-%s-%d", tag, i), fmt.Sprintf(`{"uri":"%s","upstream":{"nodes":{"%s":1}}}`, path, upstream))
+		cancel()
+		if err != nil {
+			fatal(err.Error())
+		}
+		ok := 0
+		for ok < 20 && time.Since(start) < 10*time.Second {
+			resp, err := client.Get(p.base + path)
+			if err == nil {
+				resp.Body.Close()
+			}
+			if err == nil && resp.StatusCode == 200 {
+				ok++
+			} else {
+				ok = 0
+			}
+		}
+		took = append(took, time.Since(start))
+	}
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	return took[len(took)/2].Round(time.Millisecond), took[len(took)*99/100].Round(time.Millisecond)
+}
+
+func waitStatus(url string, code int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == code {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fatal(fmt.Sprintf("%s never answered %d", url, code))
 }
