@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -214,5 +216,153 @@ func TestBalancingAndBodyLimit(t *testing.T) {
 	}
 	if n := conns.Load() - before; n != 0 {
 		t.Errorf("%d upstream connections for a refused body", n)
+	}
+}
+
+// etcd stopped under traffic: no request fails, status shows etcd
+// unreachable, and a change made after etcd returns is served within 5 s.
+func TestEtcdOutageUnderTraffic(t *testing.T) {
+	owner := newGateway(t, 1) // its embedded etcd is the one this test stops
+	owner.Start()
+	g := newGateway(t, 2)
+	g.WriteRawConfig(strings.Replace(strings.Replace(readConfig(t, g), "    embedded: true\n", "", 1), fmt.Sprint(g.EtcdPort), fmt.Sprint(owner.EtcdPort), 1))
+	g.EtcdPort = owner.EtcdPort
+	g.Start()
+	up := echoUpstream(t, "steady")
+	putKey(t, g, "/apisix/routes/s", fmt.Sprintf(`{"uri":"/steady","upstream":{"nodes":{"%s":1}}}`, up))
+	eventually(t, 5*time.Second, func() error {
+		if code, _ := get(t, g, "/steady", ""); code != 200 {
+			return fmt.Errorf("route not served yet")
+		}
+		return nil
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res := &loadResult{}
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				start := time.Now()
+				resp, err := client.Get(g.URL("/steady"))
+				if err != nil {
+					res.fail(start, "%v", err)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					res.fail(start, "status %d", resp.StatusCode)
+					continue
+				}
+				res.ok.Add(1)
+			}
+		}()
+	}
+	res.waitOK(t, 200)
+	owner.MustRun("stop")
+	eventually(t, 15*time.Second, func() error {
+		for _, w := range workers(g.Status(), 0) {
+			if w.EtcdReachable == nil || *w.EtcdReachable {
+				return fmt.Errorf("worker %d still reports etcd reachable", w.Slot)
+			}
+		}
+		return nil
+	})
+	served := res.ok.Load()
+	res.waitOK(t, served+500) // traffic keeps flowing with etcd down
+
+	owner.Start() // etcd back, same data
+	putKey(t, g, "/apisix/routes/late", fmt.Sprintf(`{"uri":"/late","upstream":{"nodes":{"%s":1}}}`, up))
+	back := time.Now()
+	eventually(t, 5*time.Second, func() error {
+		for i := 0; i < 10; i++ { // fresh connections reach both workers
+			if code, _ := get(t, g, "/late", ""); code != 200 {
+				return fmt.Errorf("route made after etcd returned not served yet")
+			}
+		}
+		return nil
+	})
+	t.Logf("change after etcd returned served by both workers in %s", time.Since(back).Round(time.Millisecond))
+	cancel()
+	wg.Wait()
+	res.check(t, 1000)
+}
+
+// A worker stopped (SIGSTOP) while etcd moves on and compacts its history
+// re-reads everything when it resumes: it converges on its siblings' hash
+// and deleted routes do not come back.
+func TestCompactionWhileAWorkerIsPaused(t *testing.T) {
+	g := newGateway(t, 2)
+	g.Start()
+	up := echoUpstream(t, "compact")
+	cli := etcdClient(t, g)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := 0; i < 10; i++ {
+		putKey(t, g, fmt.Sprintf("/apisix/routes/doomed%d", i), fmt.Sprintf(`{"uri":"/doomed/%d","upstream":{"nodes":{"%s":1}}}`, i, up))
+	}
+	eventually(t, 5*time.Second, func() error {
+		ws := workers(g.Status(), 0)
+		if ws[0].ConfigHash != ws[1].ConfigHash {
+			return fmt.Errorf("not converged")
+		}
+		return nil
+	})
+	paused := workers(g.Status(), 0)[0]
+	syscallSignal(t, paused.Pid, syscall.SIGSTOP)
+	resumed := false
+	defer func() {
+		if !resumed {
+			syscallSignal(t, paused.Pid, syscall.SIGCONT)
+		}
+	}()
+	for i := 0; i < 10; i++ {
+		if _, err := cli.Delete(ctx, fmt.Sprintf("/apisix/routes/doomed%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rev int64
+	for i := 0; i < 1000; i++ {
+		resp, err := cli.Put(ctx, "/apisix/routes/churn", fmt.Sprintf(`{"uri":"/churn","desc":"%d","upstream":{"nodes":{"%s":1}}}`, i, up))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev = resp.Header.Revision
+	}
+	if _, err := cli.Compact(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	syscallSignal(t, paused.Pid, syscall.SIGCONT)
+	resumed = true
+	begin := time.Now()
+	eventually(t, 10*time.Second, func() error {
+		ws := workers(g.Status(), 0)
+		for _, w := range ws {
+			if w.ConfigRevision < rev || w.ConfigHash != ws[0].ConfigHash {
+				return fmt.Errorf("workers at %d/%d, hashes differ or behind %d", ws[0].ConfigRevision, ws[1].ConfigRevision, rev)
+			}
+		}
+		return nil
+	})
+	t.Logf("paused worker converged %s after SIGCONT", time.Since(begin).Round(time.Millisecond))
+	for i := 0; i < 20; i++ { // fresh connections reach both workers
+		if code, _ := get(t, g, fmt.Sprintf("/doomed/%d", i%10), ""); code != 404 {
+			t.Fatalf("deleted route /doomed/%d answered %d", i%10, code)
+		}
+		if code, _ := get(t, g, "/churn", ""); code != 200 {
+			t.Fatalf("/churn answered %d", code)
+		}
+	}
+}
+
+func syscallSignal(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatal(err)
 	}
 }
