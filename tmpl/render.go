@@ -49,10 +49,12 @@ func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 	nc := cfg.NginxConfig
 	user, group := splitUser(nc.User)
 	rt := &Runtime{
-		Version:    in.Version,
-		Prefix:     cfg.Prefix,
-		ConfigFile: cfg.File,
-		Router:     cfg.APISIX.Router.HTTP,
+		Version:        in.Version,
+		Prefix:         cfg.Prefix,
+		ConfigFile:     cfg.File,
+		Router:         cfg.APISIX.Router.HTTP,
+		ConfigProvider: cfg.Deployment.ConfigProvider,
+		StandaloneFile: filepath.Join(cfg.Prefix, "conf", "apisix.yaml"),
 		Processes: Processes{
 			Workers:         nc.WorkerProcesses,
 			User:            user,

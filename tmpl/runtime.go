@@ -30,6 +30,10 @@ type Runtime struct {
 	// Router is apisix.router.http: radixtree_host_uri, radixtree_uri or
 	// radixtree_uri_with_parameter.
 	Router string `yaml:"router"`
+	// ConfigProvider is where the data plane's configuration comes from:
+	// etcd, or yaml (StandaloneFile, re-read when it changes).
+	ConfigProvider string `yaml:"config_provider"`
+	StandaloneFile string `yaml:"standalone_file"`
 
 	Processes Processes  `yaml:"processes"`
 	Logs      Logs       `yaml:"logs"`

@@ -46,6 +46,12 @@ type change struct {
 }
 
 // newSnapshot hashes items, which it takes ownership of.
+// NewSnapshot builds a snapshot from items (for providers other than etcd,
+// such as the standalone file); the hash is computed as for etcd's.
+func NewSnapshot(items map[string]map[string]*Item, rev int64) *Snapshot {
+	return newSnapshot(items, rev, false)
+}
+
 func newSnapshot(items map[string]map[string]*Item, rev int64, stale bool) *Snapshot {
 	return &Snapshot{Revision: rev, Hash: hashItems(items), Items: items, Stale: stale}
 }
