@@ -22,7 +22,7 @@ import (
 	"github.com/portico-gw/portico/tmpl"
 	"github.com/portico-gw/portico/worker/proxy"
 	"github.com/portico-gw/portico/worker/router"
-	"github.com/portico-gw/portico/worker/standalone"
+	"github.com/portico-gw/portico/worker/source"
 	"github.com/portico-gw/portico/worker/store"
 )
 
@@ -40,8 +40,7 @@ type Worker struct {
 	conns   []*connTracker
 	wg      sync.WaitGroup
 
-	store   *store.Store       // config from etcd, or
-	file    *standalone.Source // from conf/apisix.yaml (config_provider yaml)
+	source  source.Source
 	dp      atomic.Pointer[dataPlane]
 	pickers pickers
 	proxy   *proxy.Proxy
@@ -62,22 +61,14 @@ func New(env *child.Env) (child.Service, error) {
 			os.Exit(code)
 		}
 	}
-	storeLog := env.Log.With().Str(logx.FieldComponent, "store").Logger()
-	if rt.ConfigProvider == "yaml" {
-		w.file = &standalone.Source{Path: rt.StandaloneFile, Validate: validateItem, Log: storeLog, OnSnapshot: w.install}
-		w.install(w.file.Snapshot())
-		w.file.Load()
-	} else {
-		st, err := newStore(rt, store.Options{Log: storeLog, OnSnapshot: w.install})
-		if err != nil {
-			return nil, err
-		}
-		w.store = st
-		// Serve the cached snapshot (if any) from the first request on: a
-		// worker that starts while etcd is down must not answer 404 for
-		// every route.
-		w.install(st.Snapshot())
+	src, err := source.New(rt, env.Log.With().Str(logx.FieldComponent, "store").Logger(), w.install)
+	if err != nil {
+		return nil, err
 	}
+	w.source = src
+	// Serve the cached snapshot (if any) from the first request on: a worker
+	// that starts while etcd is down must not answer 404 for every route.
+	w.install(src.Snapshot())
 
 	admin := w.adminHandler()
 	for _, l := range env.Listeners {
@@ -135,11 +126,7 @@ func (w *Worker) Start() error {
 	w.stop = cancel
 	go func() {
 		defer close(w.stopped)
-		if w.file != nil {
-			w.file.Run(ctx)
-			return
-		}
-		w.store.Run(ctx)
+		w.source.Run(ctx)
 	}()
 	return nil
 }
@@ -188,11 +175,7 @@ func (w *Worker) Close() error {
 // Report is the worker's part of `portico status`: etcd reachability and
 // the revision and content hash of the configuration it serves.
 func (w *Worker) Report() control.ChildReport {
-	var rep control.ChildReport
-	if w.store != nil {
-		ok := w.store.Reachable()
-		rep.EtcdReachable = &ok
-	}
+	rep := control.ChildReport{EtcdReachable: w.source.Reachable()}
 	if dp := w.dp.Load(); dp != nil {
 		rep.ConfigRevision, rep.ConfigHash = dp.revision, dp.hash
 	}
