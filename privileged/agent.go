@@ -5,25 +5,76 @@ import (
 
 	"github.com/portico-gw/portico/internal/child"
 	"github.com/portico-gw/portico/internal/control"
+	"github.com/portico-gw/portico/internal/logx"
+	"github.com/portico-gw/portico/worker/health"
+	"github.com/portico-gw/portico/worker/source"
+	"github.com/portico-gw/portico/worker/store"
 )
 
 // Main is the entry point of `portico privileged`, started by the master.
 func Main() int { return child.Main("privileged", New) }
 
-// Agent is the privileged agent's service.
+// Agent is the privileged agent's service: today the active health checks.
 type Agent struct {
-	env *child.Env
+	env     *child.Env
+	source  source.Source
+	checker *health.Checker // nil when the health zone is not configured
+	stop    context.CancelFunc
 }
 
 // New builds the agent.
 func New(env *child.Env) (child.Service, error) {
-	return &Agent{env: env}, nil
+	a := &Agent{env: env}
+	if z := env.Zones[health.ZoneName]; z != nil {
+		a.checker = health.NewChecker(health.NewTable(z), env.Log.With().Str(logx.FieldComponent, "healthcheck").Logger())
+	} else {
+		env.Log.Warn().Str("zone", health.ZoneName).Msg("no shared zone for health checks: active checks are off")
+		return a, nil
+	}
+	src, err := source.New(env.Runtime, env.Log.With().Str(logx.FieldComponent, "store").Logger(), a.update)
+	if err != nil {
+		return nil, err
+	}
+	a.source = src
+	a.update(src.Snapshot())
+	return a, nil
 }
 
-func (a *Agent) Start() error { return nil }
+func (a *Agent) update(snap *store.Snapshot) {
+	if a.checker != nil {
+		a.checker.Update(snap)
+	}
+}
 
-func (a *Agent) Shutdown(ctx context.Context) error { return a.Close() }
+// Start follows the configuration.
+func (a *Agent) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	if a.source != nil {
+		go a.source.Run(ctx)
+	}
+	return nil
+}
 
-func (a *Agent) Close() error { return nil }
+// Shutdown stops at once: the agent serves no traffic to drain.
+func (a *Agent) Shutdown(context.Context) error { return a.Close() }
 
-func (a *Agent) Report() control.ChildReport { return control.ChildReport{} }
+// Close stops the checks.
+func (a *Agent) Close() error {
+	if a.stop != nil {
+		a.stop()
+	}
+	if a.checker != nil {
+		a.checker.Stop()
+	}
+	return nil
+}
+
+// Report is the agent's part of `portico status`.
+func (a *Agent) Report() control.ChildReport {
+	if a.source == nil {
+		return control.ChildReport{}
+	}
+	snap := a.source.Snapshot()
+	return control.ChildReport{EtcdReachable: a.source.Reachable(), ConfigRevision: snap.Revision, ConfigHash: snap.Hash}
+}

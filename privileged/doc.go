@@ -6,6 +6,8 @@
 // Invariants:
 //   - Exactly one agent per generation; the master respawns it like a worker.
 //   - It runs as the same user as the workers and never binds a data-plane port.
-//   - Today it only joins the process model (ready, status, drain); each
-//     node-wide job lands with the issue that needs it.
+//   - It follows the configuration like a worker (worker/source) and runs
+//     the active health checks of every upstream, writing verdicts into the
+//     shared zone workers read (worker/health). Other node-wide jobs land
+//     with the issues that need them.
 package privileged

@@ -9,6 +9,7 @@ import (
 
 	"github.com/portico-gw/portico/resource"
 	"github.com/portico-gw/portico/worker/balancer"
+	"github.com/portico-gw/portico/worker/health"
 	"github.com/portico-gw/portico/worker/proxy"
 	"github.com/portico-gw/portico/worker/router"
 	"github.com/portico-gw/portico/worker/store"
@@ -80,7 +81,7 @@ func (p *pickers) retain(live map[string]bool) {
 // buildDataPlane compiles snap. Invalid items never reach here (the store
 // validated them); a route whose references are missing still routes, and
 // answers with APISIX's status for that case.
-func buildDataPlane(snap *store.Snapshot, mode router.Mode, pk *pickers) (*dataPlane, error) {
+func buildDataPlane(snap *store.Snapshot, mode router.Mode, pk *pickers, health *health.Table) (*dataPlane, error) {
 	live := map[string]bool{}
 	routes := make([]router.Route, 0, len(snap.Items[string(resource.Routes)]))
 	ids := make([]string, 0, len(snap.Items[string(resource.Routes)]))
@@ -113,7 +114,7 @@ func buildDataPlane(snap *store.Snapshot, mode router.Mode, pk *pickers) (*dataP
 		if rt.RemoteAddr != "" {
 			r.RemoteAddrs = []string{rt.RemoteAddr}
 		}
-		r.Value = resolve(snap, item, rt, &r, pk, live)
+		r.Value = resolve(snap, item, rt, &r, pk, live, health)
 		routes = append(routes, r)
 	}
 	pk.retain(live)
@@ -125,7 +126,7 @@ func buildDataPlane(snap *store.Snapshot, mode router.Mode, pk *pickers) (*dataP
 }
 
 // resolve follows route -> service -> upstream (spec 4.5 and 5).
-func resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *router.Route, pk *pickers, live map[string]bool) *target {
+func resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *router.Route, pk *pickers, live map[string]bool, table *health.Table) *target {
 	t := &target{routeID: r.ID}
 	var svc *resource.Service
 	if rt.ServiceID != nil {
@@ -139,12 +140,13 @@ func resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *rout
 			r.Hosts = svc.Hosts
 		}
 	}
-	up, owner := rt.Upstream, item.Key+"#"+fmt.Sprint(item.ModRevision)
+	// ownerItem holds the upstream: its key names the upstream for health
+	// state, and with its revision for the balancer's state.
+	up, ownerItem := rt.Upstream, item
 	upID := rt.UpstreamID
 	if up == nil && upID == nil && svc != nil {
 		up, upID = svc.Upstream, svc.UpstreamID
-		si := snap.Get(string(resource.Services), resource.IDString(rt.ServiceID))
-		owner = si.Key + "#" + fmt.Sprint(si.ModRevision)
+		ownerItem = snap.Get(string(resource.Services), resource.IDString(rt.ServiceID))
 	}
 	if up == nil && upID != nil {
 		ui := snap.Get(string(resource.Upstreams), resource.IDString(upID))
@@ -152,9 +154,9 @@ func resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *rout
 			t.status = http.StatusBadGateway
 			return t
 		}
-		up = ui.Value.(*resource.Upstream)
-		owner = ui.Key + "#" + fmt.Sprint(ui.ModRevision)
+		up, ownerItem = ui.Value.(*resource.Upstream), ui
 	}
+	owner := ownerItem.Key + "#" + fmt.Sprint(ownerItem.ModRevision)
 	if up == nil {
 		t.status = http.StatusServiceUnavailable
 		return t
@@ -210,13 +212,22 @@ func resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *rout
 	if d.RetryTimeout != nil {
 		pu.RetryTimeout = seconds(*d.RetryTimeout)
 	}
+	var healthy func(balancer.Node) bool
+	if table != nil && up.Checks != nil && up.Checks.Active != nil {
+		// Verdicts of the agent's active checks; keys computed once here.
+		keys := map[balancer.Node]int64{}
+		for _, n := range cfg.Nodes {
+			keys[nodeOnly(n)] = health.Key(ownerItem.Key, health.NodeID(n.Host, n.Port))
+		}
+		healthy = func(n balancer.Node) bool { return table.Healthy(keys[nodeOnly(n)]) }
+	}
 	pu.Pick = func(data any, _ int, tried []proxy.Node) (proxy.Node, error) {
 		var tr balancer.Tried
 		for _, n := range tried {
 			tr.Add(balancer.Node{Host: n.Host, Port: n.Port})
 		}
 		vars := data.(*reqVars)
-		n, err := picker.Pick(&balancer.Request{Var: vars.get, RemoteAddr: vars.remoteAddr()}, &tr, nil)
+		n, err := picker.Pick(&balancer.Request{Var: vars.get, RemoteAddr: vars.remoteAddr()}, &tr, healthy)
 		return proxy.Node{Host: n.Host, Port: n.Port}, err
 	}
 	pu.Done = func(n proxy.Node, took time.Duration, failed bool) {
@@ -225,5 +236,8 @@ func resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *rout
 	t.upstream = pu
 	return t
 }
+
+// nodeOnly is a node's identity for health lookups.
+func nodeOnly(n balancer.Node) balancer.Node { return balancer.Node{Host: n.Host, Port: n.Port} }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -20,6 +20,7 @@ import (
 	"github.com/portico-gw/portico/internal/logx"
 	"github.com/portico-gw/portico/ipc"
 	"github.com/portico-gw/portico/tmpl"
+	"github.com/portico-gw/portico/worker/health"
 	"github.com/portico-gw/portico/worker/proxy"
 	"github.com/portico-gw/portico/worker/router"
 	"github.com/portico-gw/portico/worker/source"
@@ -45,7 +46,8 @@ type Worker struct {
 	pickers pickers
 	proxy   *proxy.Proxy
 	mode    router.Mode
-	status  *ipc.Zone // node-wide counters, nil if absent
+	status  *ipc.Zone     // node-wide counters, nil if absent
+	health  *health.Table // the agent's health verdicts, nil if the zone is absent
 	stop    context.CancelFunc
 	stopped chan struct{}
 }
@@ -54,6 +56,9 @@ type Worker struct {
 func New(env *child.Env) (child.Service, error) {
 	w := &Worker{env: env, proxy: proxy.New(), mode: router.Mode(env.Runtime.Router), status: env.Zones[tmpl.StatusZone], stopped: make(chan struct{})}
 	rt := env.Runtime
+	if z := env.Zones[health.ZoneName]; z != nil {
+		w.health = health.NewTable(z)
+	}
 	if path := rt.TestOnly.WorkerExitFile; path != "" {
 		if data, err := os.ReadFile(path); err == nil {
 			code, _ := strconv.Atoi(strings.TrimSpace(string(data)))
@@ -101,7 +106,7 @@ func (w *Worker) install(snap *store.Snapshot) {
 		w.dp.Store(&next)
 		return
 	}
-	dp, err := buildDataPlane(snap, w.mode, &w.pickers)
+	dp, err := buildDataPlane(snap, w.mode, &w.pickers, w.health)
 	if err != nil {
 		w.env.Log.Error().Err(err).Int64(logx.FieldRevision, snap.Revision).Msg("config not applied, keeping the previous one")
 		return
