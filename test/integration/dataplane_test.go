@@ -230,12 +230,7 @@ func TestEtcdOutageUnderTraffic(t *testing.T) {
 	g.Start()
 	up := echoUpstream(t, "steady")
 	putKey(t, g, "/apisix/routes/s", fmt.Sprintf(`{"uri":"/steady","upstream":{"nodes":{"%s":1}}}`, up))
-	eventually(t, 5*time.Second, func() error {
-		if code, _ := get(t, g, "/steady", ""); code != 200 {
-			return fmt.Errorf("route not served yet")
-		}
-		return nil
-	})
+	waitServed(t, g, "/steady")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -365,4 +360,19 @@ func syscallSignal(t *testing.T, pid int, sig syscall.Signal) {
 	if err := syscall.Kill(pid, sig); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitServed waits until path answers 200 on ten fresh connections in a row:
+// new connections spread over every worker's socket, so one 200 alone could
+// come from a worker that got the route a moment before its siblings.
+func waitServed(t *testing.T, g *Gateway, path string) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() error {
+		for i := 0; i < 10; i++ {
+			if code, _ := get(t, g, path, ""); code != 200 {
+				return fmt.Errorf("%s not served by every worker yet", path)
+			}
+		}
+		return nil
+	})
 }

@@ -42,12 +42,10 @@ func TestStandaloneYAML(t *testing.T) {
 	if st := g.Status(); st.Etcd.Running {
 		t.Error("an embedded etcd runs in standalone mode")
 	}
-	eventually(t, 5*time.Second, func() error {
-		if code, body := get(t, g, "/one", ""); code != 200 || !strings.HasPrefix(body, "file GET /one") {
-			return fmt.Errorf("/one: %d %q", code, body)
-		}
-		return nil
-	})
+	waitServed(t, g, "/one")
+	if code, body := get(t, g, "/one", ""); code != 200 || !strings.HasPrefix(body, "file GET /one") {
+		t.Errorf("/one: %d %q", code, body)
+	}
 
 	write(`routes:
   - id: 1
