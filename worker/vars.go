@@ -3,7 +3,10 @@ package worker
 import (
 	"net"
 	"net/http"
+	"net/textproto"
+	"net/url"
 	"strings"
+	"sync"
 )
 
 // reqVars answers nginx/APISIX variable lookups ($remote_addr, $arg_x,
@@ -11,7 +14,44 @@ import (
 type reqVars struct {
 	r      *http.Request
 	params map[string]string // uri_param_<name> from parameter routes
-	query  map[string][]string
+}
+
+// headerKeys caches $http_x_foo -> "X-Foo": variable names come from the
+// configuration, so the set is small and the lookup then allocates nothing.
+var headerKeys sync.Map
+
+func headerKey(v string) string {
+	if k, ok := headerKeys.Load(v); ok {
+		return k.(string)
+	}
+	k := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(v, "_", "-"))
+	headerKeys.Store(v, k)
+	return k
+}
+
+// queryArg is $arg_<name>: the first value of name in the raw query,
+// without parsing the whole query into a map.
+func queryArg(raw, name string) (string, bool) {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if k != name {
+			if !strings.ContainsAny(k, "%+") {
+				continue
+			}
+			if uk, err := url.QueryUnescape(k); err != nil || uk != name {
+				continue
+			}
+		}
+		if strings.ContainsAny(v, "%+") {
+			if uv, err := url.QueryUnescape(v); err == nil {
+				return uv, true
+			}
+		}
+		return v, true
+	}
+	return "", false
 }
 
 func (v *reqVars) remoteAddr() string {
@@ -52,19 +92,15 @@ func (v *reqVars) get(name string) (string, bool) {
 	}
 	switch {
 	case strings.HasPrefix(name, "arg_"):
-		if v.query == nil {
-			v.query = r.URL.Query()
-		}
-		vals, ok := v.query[name[4:]]
-		if !ok || len(vals) == 0 {
-			return "", false
-		}
-		return vals[0], true
+		return queryArg(r.URL.RawQuery, name[4:])
 	case strings.HasPrefix(name, "http_"):
 		// nginx: $http_x_foo is header X-Foo.
-		vals := r.Header.Values(strings.ReplaceAll(name[5:], "_", "-"))
-		if len(vals) == 0 {
+		vals := r.Header[headerKey(name[5:])]
+		switch len(vals) {
+		case 0:
 			return "", false
+		case 1:
+			return vals[0], true
 		}
 		return strings.Join(vals, ", "), true
 	case strings.HasPrefix(name, "cookie_"):
