@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -22,6 +23,7 @@ type dataPlane struct {
 	router   *router.Router
 	revision int64
 	hash     string
+	skipped  error // routes left out because the router could not compile them
 }
 
 // target is a route resolved down to what serving it needs: the router's
@@ -120,7 +122,22 @@ func buildDataPlane(snap *store.Snapshot, mode router.Mode, pk *pickers, health 
 	pk.retain(live)
 	rtr, err := router.Build(mode, routes)
 	if err != nil {
-		return nil, fmt.Errorf("build router: %w", err)
+		// One route the router cannot compile (a regex RE2 does not
+		// support, say) must not hold back every other change: leave out
+		// the routes that fail on their own, and report them.
+		var kept []router.Route
+		var bad []error
+		for _, r := range routes {
+			if _, err := router.Build(mode, []router.Route{r}); err != nil {
+				bad = append(bad, err)
+				continue
+			}
+			kept = append(kept, r)
+		}
+		if rtr, err = router.Build(mode, kept); err != nil {
+			return nil, fmt.Errorf("build router: %w", err)
+		}
+		return &dataPlane{router: rtr, revision: snap.Revision, hash: snap.Hash, skipped: errors.Join(bad...)}, nil
 	}
 	return &dataPlane{router: rtr, revision: snap.Revision, hash: snap.Hash}, nil
 }

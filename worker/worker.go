@@ -111,6 +111,9 @@ func (w *Worker) install(snap *store.Snapshot) {
 		w.env.Log.Error().Err(err).Int64(logx.FieldRevision, snap.Revision).Msg("config not applied, keeping the previous one")
 		return
 	}
+	if dp.skipped != nil {
+		w.env.Log.Error().Err(dp.skipped).Int64(logx.FieldRevision, snap.Revision).Msg("routes left out: the router cannot compile them")
+	}
 	w.dp.Store(dp)
 }
 
