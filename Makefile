@@ -41,7 +41,7 @@ test-integration: build
 bench: build
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(GO) test -run '^$$' -bench . -benchmem ./ipc/... ./worker/...
-	$(GO) run ./bench/load -bin $(BIN)
+	$(GO) run ./bench/load -bin $(BIN) -workers 1
 
 lint:
 	$(GO) vet ./...

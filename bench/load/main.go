@@ -32,8 +32,23 @@ var (
 	duration = flag.Duration("d", 5*time.Second, "duration of each wrk run")
 	conns    = flag.Int("c", 64, "wrk connections")
 	threads  = flag.Int("t", 2, "wrk threads")
-	workers  = flag.Int("workers", 2, "portico worker processes")
+	workers  = flag.Int("workers", 2, "portico worker processes (and nginx worker_processes)")
+	pin      = flag.Bool("pin", true, "pin with taskset: the gateway under test (Portico or nginx) on CPU 0, wrk and the upstream on the others")
 )
+
+// pinned runs name on the given CPU list when pinning is on and possible.
+func pinned(cpus, name string, args ...string) *exec.Cmd {
+	if *pin && numCPU() >= 2 {
+		if ts, err := exec.LookPath("taskset"); err == nil {
+			return exec.Command(ts, append([]string{"-c", cpus, name}, args...)...)
+		}
+	}
+	return exec.Command(name, args...)
+}
+
+// Where pinned processes run.
+func gatewayCPUs() string { return "0" }
+func otherCPUs() string   { return fmt.Sprintf("1-%d", max(numCPU()-1, 1)) }
 
 func main() {
 	flag.Parse()
@@ -46,7 +61,8 @@ func main() {
 	}
 	*bin = abs
 
-	fmt.Printf("machine: %d CPUs; wrk -t%d -c%d -d%s; portico %d workers\n\n", numCPU(), *threads, *conns, *duration, *workers)
+	fmt.Printf("machine: %d CPUs; wrk -t%d -c%d -d%s; portico and nginx %d workers; pinned %v (gateway on CPU %s, wrk and upstream on CPU %s)\n\n",
+		numCPU(), *threads, *conns, *duration, *workers, *pin, gatewayCPUs(), otherCPUs())
 	gw := startPortico()
 	defer gw.stop()
 
@@ -123,7 +139,7 @@ http {
 `, dir, dir, port)
 		path := filepath.Join(dir, "nginx.conf")
 		os.WriteFile(path, []byte(conf), 0o644)
-		if out, err := exec.Command(nginxBin, "-p", dir, "-c", path).CombinedOutput(); err != nil {
+		if out, err := pinned(otherCPUs(), nginxBin, "-p", dir, "-c", path).CombinedOutput(); err != nil {
 			fatal(fmt.Sprintf("upstream nginx: %v\n%s", err, out))
 		}
 		s := &server{url: fmt.Sprintf("http://127.0.0.1:%d/bench", port)}
@@ -190,7 +206,7 @@ var (
 
 func runWrk(url string, extra ...string) wrkResult {
 	args := append([]string{"--latency", "-t", fmt.Sprint(*threads), "-c", fmt.Sprint(*conns), "-d", duration.String()}, extra...)
-	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	out, err := pinned(otherCPUs(), "wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		fatal(fmt.Sprintf("wrk: %v\n%s", err, out))
 	}
@@ -269,7 +285,8 @@ deployment:
     host: ["http://127.0.0.1:%d"]
 `, port, *workers, freePort(), etcdPort)
 	os.WriteFile(filepath.Join(prefix, "conf", "config.yaml"), []byte(cfg), 0o644)
-	if out, err := exec.Command(*bin, "start", "-p", prefix).CombinedOutput(); err != nil {
+	// The master and all its children inherit the affinity.
+	if out, err := pinned(gatewayCPUs(), *bin, "start", "-p", prefix).CombinedOutput(); err != nil {
 		fatal(fmt.Sprintf("portico start: %v\n%s", err, out))
 	}
 	p := &portico{prefix: prefix, etcdPort: etcdPort, port: port}
@@ -337,7 +354,7 @@ http {
 `, *workers, dir, dir, upstream, port)
 	path := filepath.Join(dir, "nginx.conf")
 	os.WriteFile(path, []byte(conf), 0o644)
-	if out, err := exec.Command(nginxBin, "-p", dir, "-c", path).CombinedOutput(); err != nil {
+	if out, err := pinned(gatewayCPUs(), nginxBin, "-p", dir, "-c", path).CombinedOutput(); err != nil {
 		fatal(fmt.Sprintf("nginx: %v\n%s", err, out))
 	}
 	s := &server{url: fmt.Sprintf("http://127.0.0.1:%d/", port)}
