@@ -29,7 +29,6 @@ type dataPlane struct {
 // target is a route resolved down to what serving it needs: the router's
 // Route.Value.
 type target struct {
-	routeID string
 	// status, when not zero, is answered instead of proxying: the route's
 	// service or upstream is missing or empty (APISIX: 404, 502, 503).
 	status   int
@@ -144,7 +143,7 @@ func buildDataPlane(snap *store.Snapshot, mode router.Mode, pk *pickers, health 
 
 // resolve follows route -> service -> upstream (spec 4.5 and 5).
 func resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *router.Route, pk *pickers, live map[string]bool, table *health.Table) *target {
-	t := &target{routeID: r.ID}
+	t := &target{}
 	var svc *resource.Service
 	if rt.ServiceID != nil {
 		si := snap.Get(string(resource.Services), resource.IDString(rt.ServiceID))

@@ -123,33 +123,12 @@ func main() {
 func startUpstream() *server {
 	port := freePort()
 	if nginxBin, err := exec.LookPath("nginx"); err == nil {
-		dir, _ := os.MkdirTemp("", "upstream-bench")
-		conf := fmt.Sprintf(`worker_processes 1;
-pid %s/nginx.pid;
-error_log %s/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
+		return runNginx(nginxBin, otherCPUs(), 1, fmt.Sprintf(`
   keepalive_requests 100000;
   server {
     listen 127.0.0.1:%d;
     location / { return 200 'hello from upstream\n'; }
-  }
-}
-`, dir, dir, port)
-		path := filepath.Join(dir, "nginx.conf")
-		os.WriteFile(path, []byte(conf), 0o644)
-		if out, err := pinned(otherCPUs(), nginxBin, "-p", dir, "-c", path).CombinedOutput(); err != nil {
-			fatal(fmt.Sprintf("upstream nginx: %v\n%s", err, out))
-		}
-		s := &server{url: fmt.Sprintf("http://127.0.0.1:%d/bench", port)}
-		s.stop = func() {
-			exec.Command(nginxBin, "-p", dir, "-c", path, "-s", "stop").Run()
-			time.Sleep(200 * time.Millisecond)
-			os.RemoveAll(dir)
-		}
-		waitHTTP(s.url)
-		return s
+  }`, port), fmt.Sprintf("http://127.0.0.1:%d/bench", port))
 	}
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
@@ -323,17 +302,8 @@ func reloadUnderLoad(p *portico) (int, wrkResult) {
 }
 
 func startNginx(nginxBin, upstream string) *server {
-	dir, err := os.MkdirTemp("", "nginx-bench")
-	if err != nil {
-		fatal(err.Error())
-	}
 	port := freePort()
-	conf := fmt.Sprintf(`worker_processes %d;
-pid %s/nginx.pid;
-error_log %s/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
+	return runNginx(nginxBin, gatewayCPUs(), *workers, fmt.Sprintf(`
   upstream backend {
     server %s;
     keepalive 320;
@@ -349,18 +319,36 @@ http {
       default_type application/json;
       return 404 '{"error_msg":"404 Route Not Found"}\n';
     }
-  }
+  }`, upstream, port), fmt.Sprintf("http://127.0.0.1:%d/", port))
 }
-`, *workers, dir, dir, upstream, port)
+
+// runNginx starts nginx pinned to cpus with the given http{} contents in a
+// prefix of its own, and waits until url answers.
+func runNginx(nginxBin, cpus string, workers int, httpBody, url string) *server {
+	dir, err := os.MkdirTemp("", "nginx-bench")
+	if err != nil {
+		fatal(err.Error())
+	}
+	conf := fmt.Sprintf("worker_processes %d;\npid %s/nginx.pid;\nerror_log %s/error.log;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;%s\n}\n",
+		workers, dir, dir, httpBody)
 	path := filepath.Join(dir, "nginx.conf")
-	os.WriteFile(path, []byte(conf), 0o644)
-	if out, err := pinned(gatewayCPUs(), nginxBin, "-p", dir, "-c", path).CombinedOutput(); err != nil {
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		fatal(err.Error())
+	}
+	if out, err := pinned(cpus, nginxBin, "-p", dir, "-c", path).CombinedOutput(); err != nil {
 		fatal(fmt.Sprintf("nginx: %v\n%s", err, out))
 	}
-	s := &server{url: fmt.Sprintf("http://127.0.0.1:%d/", port)}
+	s := &server{url: url}
 	s.stop = func() {
-		exec.Command(nginxBin, "-p", dir, "-c", path, "-s", "stop").Run()
-		time.Sleep(200 * time.Millisecond)
+		exec.Command(nginxBin, "-p", dir, "-c", path, "-s", "quit").Run()
+		// nginx removes its pid file when it has exited.
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat(filepath.Join(dir, "nginx.pid")); os.IsNotExist(err) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		os.RemoveAll(dir)
 	}
 	waitHTTP(s.url)
