@@ -46,8 +46,12 @@ func (m *Master) prepare(cfg *conf.Config, num int) (*generation, error) {
 	if rt.Processes.Workers < 1 {
 		return nil, fmt.Errorf("%w: nginx_config.worker_processes: must be at least 1", errConfig)
 	}
-	if _, err := credentials(rt); err != nil {
+	cred, err := credentials(rt)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	if err := cacheDir(rt.CacheFile, cred); err != nil {
+		return nil, err
 	}
 	if err := raiseHardNofile(rt.Processes.RlimitNofile); err != nil {
 		m.log.Warn().Err(err).Msg("open files limit")
@@ -329,4 +333,21 @@ func (m *Master) restoreRuntime(gen *generation) {
 	gen.file.Close()
 	gen.file = f
 	m.mu.Unlock()
+}
+
+// cacheDir creates the directory where children keep their last good
+// snapshot, owned by the children's user: they write there after dropping
+// privileges, and nowhere else under data/ (the embedded etcd's files stay
+// the master's).
+func cacheDir(cacheFile string, cred *syscall.Credential) error {
+	dir := filepath.Dir(cacheFile)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", dir, err)
+		}
+	}
+	return nil
 }

@@ -55,6 +55,7 @@ func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 		Router:         cfg.APISIX.Router.HTTP,
 		ConfigProvider: cfg.Deployment.ConfigProvider,
 		StandaloneFile: filepath.Join(cfg.Prefix, "conf", "apisix.yaml"),
+		CacheFile:      filepath.Join(cfg.Prefix, "data", "cache", "config-snapshot.json"),
 		Processes: Processes{
 			Workers:         nc.WorkerProcesses,
 			User:            user,

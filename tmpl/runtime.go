@@ -34,6 +34,10 @@ type Runtime struct {
 	// etcd, or yaml (StandaloneFile, re-read when it changes).
 	ConfigProvider string `yaml:"config_provider"`
 	StandaloneFile string `yaml:"standalone_file"`
+	// CacheFile is where children keep the last good snapshot. The master
+	// gives its directory to the children's user, so a worker that dropped
+	// privileges writes there and owns nothing else under data/.
+	CacheFile string `yaml:"cache_file"`
 
 	Processes Processes  `yaml:"processes"`
 	Logs      Logs       `yaml:"logs"`

@@ -138,7 +138,7 @@ func TestWorkerRespawnedWhileEtcdIsDownServesSameSnapshot(t *testing.T) {
 	})
 	// The last-good snapshot reaches the disk (written at most once a second).
 	eventually(t, 5*time.Second, func() error {
-		data, err := os.ReadFile(filepath.Join(g.Prefix, "data", "config-snapshot.json"))
+		data, err := os.ReadFile(filepath.Join(g.Prefix, "data", "cache", "config-snapshot.json"))
 		if err != nil || !strings.Contains(string(data), `"hash":"`+hash+`"`) {
 			return fmt.Errorf("cache file not at hash %s yet: %v", hash, err)
 		}

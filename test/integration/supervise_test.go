@@ -122,6 +122,19 @@ func TestWorkersDropToConfiguredUser(t *testing.T) {
 	// Reopen still works: the master opens the files and hands them over.
 	g.MustRun("reopen")
 	g.WaitServing(time.Second)
+	// The unprivileged workers keep their last good snapshot in the one
+	// directory they own.
+	cache := filepath.Join(g.Prefix, "data", "cache", "config-snapshot.json")
+	eventually(t, 5*time.Second, func() error {
+		_, err := os.Stat(cache)
+		return err
+	})
+	if st, err := os.Stat(filepath.Dir(cache)); err != nil || st.Sys().(*syscall.Stat_t).Uid != 65534 {
+		t.Errorf("cache dir not owned by nobody: %v", err)
+	}
+	if strings.Contains(g.Logs(), "permission denied") {
+		t.Error("a child hit permission denied")
+	}
 }
 
 func procUID(t *testing.T, pid int) string {

@@ -6,7 +6,6 @@ package source
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -53,7 +52,7 @@ func New(rt *tmpl.Runtime, log zerolog.Logger, onSnapshot func(*store.Snapshot))
 		Prefix:           e.Prefix,
 		Validate:         ValidateItem,
 		Log:              log,
-		CacheFile:        filepath.Join(rt.Prefix, "data", "config-snapshot.json"),
+		CacheFile:        rt.CacheFile,
 		OnSnapshot:       onSnapshot,
 		MinBuildInterval: minBuildInterval,
 		Dial:             func(context.Context) (*clientv3.Client, error) { return store.NewClient(cc) },
