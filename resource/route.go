@@ -62,13 +62,8 @@ func validateRoute(obj map[string]any, raw []byte) (any, *Error) {
 	if err != nil {
 		return nil, err
 	}
-	if up := treeObj(obj, "upstream"); up != nil {
-		if err := checkUpstreamPre(up, "/upstream"); err != nil {
-			return nil, err
-		}
-		if err := checkUpstreamPost(up, "/upstream"); err != nil {
-			return nil, err
-		}
+	if err := checkInlineUpstream(obj); err != nil {
+		return nil, err
 	}
 	if vars, ok := obj["vars"].([]any); ok {
 		if err := checkVars(vars); err != nil {

@@ -32,13 +32,8 @@ func validateService(obj map[string]any, raw []byte) (any, *Error) {
 	if err != nil {
 		return nil, err
 	}
-	if up := treeObj(obj, "upstream"); up != nil {
-		if err := checkUpstreamPre(up, "/upstream"); err != nil {
-			return nil, err
-		}
-		if err := checkUpstreamPost(up, "/upstream"); err != nil {
-			return nil, err
-		}
+	if err := checkInlineUpstream(obj); err != nil {
+		return nil, err
 	}
 	s := new(Service)
 	if err := decodeTyped(obj, raw, changed, s); err != nil {

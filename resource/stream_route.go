@@ -65,13 +65,8 @@ func validateStreamRoute(obj map[string]any, raw []byte) (any, *Error) {
 			return nil, checkErr("/"+f, "invalid "+f+": "+s)
 		}
 	}
-	if up := treeObj(obj, "upstream"); up != nil {
-		if err := checkUpstreamPre(up, "/upstream"); err != nil {
-			return nil, err
-		}
-		if err := checkUpstreamPost(up, "/upstream"); err != nil {
-			return nil, err
-		}
+	if err := checkInlineUpstream(obj); err != nil {
+		return nil, err
 	}
 	s := new(StreamRoute)
 	if err := decodeTyped(obj, raw, changed, s); err != nil {

@@ -99,3 +99,16 @@ func validateUpstream(obj map[string]any, raw []byte) (any, *Error) {
 	u.fixIDs(obj)
 	return u, nil
 }
+
+// checkInlineUpstream runs the upstream checks the schema cannot express on
+// the `upstream` object embedded in a route, service or stream route.
+func checkInlineUpstream(obj map[string]any) *Error {
+	up := treeObj(obj, "upstream")
+	if up == nil {
+		return nil
+	}
+	if err := checkUpstreamPre(up, "/upstream"); err != nil {
+		return err
+	}
+	return checkUpstreamPost(up, "/upstream")
+}
