@@ -81,10 +81,7 @@ func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 			ClientMaxBodySize:   nc.HTTP.ClientMaxBodySize,
 			MaxHeaderBytes:      int64(nc.HTTP.LargeClientHeaderBuffers.Number) * nc.HTTP.LargeClientHeaderBuffers.Size,
 		},
-		Admin: Admin{
-			Enabled:    cfg.APISIX.EnableAdmin,
-			AllowAdmin: cfg.Deployment.Admin.AllowAdmin,
-		},
+		Admin: admin(cfg),
 		Etcd: etcd(cfg),
 		Runner: Runner{
 			Cmd:    cfg.ExtPlugin.Cmd,
@@ -93,6 +90,27 @@ func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 		TestOnly: TestOnly{SlowPath: cfg.TestOnly.SlowPath, SlowDelay: cfg.TestOnly.SlowDelay, WorkerExitFile: cfg.TestOnly.WorkerExitFile},
 	}
 	return rt
+}
+
+func admin(cfg *conf.Config) Admin {
+	a := cfg.Deployment.Admin
+	out := Admin{
+		Enabled:       cfg.APISIX.EnableAdmin,
+		AllowAll:      a.AllowAdmin == nil,
+		AllowAdmin:    a.AllowAdmin,
+		KeyRequired:   a.AdminKeyRequired,
+		CORS:          a.EnableAdminCors,
+		APIVersion:    a.AdminAPIVersion,
+		Plugins:       cfg.Plugins,
+		StreamPlugins: cfg.StreamPlugins,
+		Stream:        strings.Contains(cfg.APISIX.ProxyMode, "stream"),
+		EncryptFields: cfg.APISIX.DataEncryption.EnableEncryptFields,
+		Keyring:       cfg.APISIX.DataEncryption.Keyring,
+	}
+	for _, k := range a.AdminKey {
+		out.Keys = append(out.Keys, AdminKey{Name: k.Name, Key: k.Key, Role: k.Role})
+	}
+	return out
 }
 
 func accessLog(h conf.NginxHTTP) string {

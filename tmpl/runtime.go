@@ -92,8 +92,30 @@ type HTTP struct {
 }
 
 type Admin struct {
-	Enabled    bool     `yaml:"enabled"`
-	AllowAdmin []string `yaml:"allow_admin"`
+	Enabled bool `yaml:"enabled"`
+	// AllowAll is allow_admin: ~ (no peer restriction); otherwise only
+	// peers inside AllowAdmin are served (an empty list denies everyone).
+	AllowAll    bool       `yaml:"allow_all"`
+	AllowAdmin  []string   `yaml:"allow_admin"`
+	KeyRequired bool       `yaml:"key_required"`
+	Keys        []AdminKey `yaml:"keys"`
+	CORS        bool       `yaml:"cors"`
+	APIVersion  string     `yaml:"api_version"`
+	// Plugins and StreamPlugins are the enabled plugin lists; Stream says
+	// whether proxy_mode includes stream (stream routes may be written).
+	Plugins       []string `yaml:"plugins"`
+	StreamPlugins []string `yaml:"stream_plugins"`
+	Stream        bool     `yaml:"stream"`
+	// EncryptFields and Keyring are apisix.data_encryption.
+	EncryptFields bool     `yaml:"encrypt_fields"`
+	Keyring       []string `yaml:"keyring"`
+}
+
+// AdminKey is one Admin API token and its role (admin or viewer).
+type AdminKey struct {
+	Name string `yaml:"name"`
+	Key  string `yaml:"key"`
+	Role string `yaml:"role"`
 }
 
 type Etcd struct {
