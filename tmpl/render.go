@@ -82,7 +82,14 @@ func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 			MaxHeaderBytes:      int64(nc.HTTP.LargeClientHeaderBuffers.Number) * nc.HTTP.LargeClientHeaderBuffers.Size,
 		},
 		Admin: admin(cfg),
-		Etcd: etcd(cfg),
+		Etcd:  etcd(cfg),
+		DNS: DNS{
+			Resolvers: cfg.APISIX.DNSResolver,
+			Valid:     cfg.APISIX.DNSResolverValid,
+			Timeout:   cfg.APISIX.ResolverTimeout,
+			IPv6:      cfg.APISIX.EnableIPv6,
+			Search:    cfg.APISIX.EnableResolvSearchOpt,
+		},
 		Runner: Runner{
 			Cmd:    cfg.ExtPlugin.Cmd,
 			Socket: runnerSocket(cfg),

@@ -47,6 +47,7 @@ type Runtime struct {
 	HTTP      HTTP       `yaml:"http"`
 	Admin     Admin      `yaml:"admin"`
 	Etcd      Etcd       `yaml:"etcd"`
+	DNS       DNS        `yaml:"dns"`
 	Runner    Runner     `yaml:"runner"`
 	TestOnly  TestOnly   `yaml:"test_only"`
 }
@@ -130,6 +131,22 @@ type Etcd struct {
 	TLSKey    string        `yaml:"tls_key"`
 	TLSVerify bool          `yaml:"tls_verify"`
 	TLSSNI    string        `yaml:"tls_sni"`
+}
+
+// DNS is how workers resolve upstream nodes given by domain name
+// (apisix.dns_resolver, dns_resolver_valid, resolver_timeout, enable_ipv6,
+// enable_resolv_search_opt).
+type DNS struct {
+	// Resolvers are nameservers ("ip" or "ip:port"); empty means those of
+	// /etc/resolv.conf.
+	Resolvers []string `yaml:"resolvers"`
+	// Valid overrides the records' TTL when non-zero.
+	Valid   time.Duration `yaml:"valid"`
+	Timeout time.Duration `yaml:"timeout"`
+	// IPv6 allows AAAA records for a name without A records.
+	IPv6 bool `yaml:"ipv6"`
+	// Search applies the search list and ndots of /etc/resolv.conf.
+	Search bool `yaml:"search"`
 }
 
 type Runner struct {
