@@ -37,9 +37,9 @@ test-integration: build
 
 # Figures, not pass/fail: Go micro-benchmarks, then wrk against a real
 # gateway (steady state, new connections, under reloads) and against nginx
-# for a ratio when nginx is installed.
+# (installed here, as wrk is) for a ratio.
 bench: build
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nginx-light; }
 	$(GO) test -run '^$$' -bench . -benchmem ./ipc/... ./worker/...
 	$(GO) run ./bench/load -bin $(BIN) -workers 1
 
