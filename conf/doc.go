@@ -1,8 +1,10 @@
 // Package conf loads Portico's configuration: the embedded config-default.yaml merged with
 // the operator's config.yaml, in Apache APISIX's dialect and with APISIX's rules.
 //
-// It is a pure library: it reads files and environment variables, and returns a typed
+// It is a library: it reads files and environment variables, and returns a typed
 // *Config or an error. It never logs, never starts processes, never touches the network.
+// It writes one thing, on request: GenerateAdminKeys puts generated Admin API keys into
+// the user config file (see "Admin keys").
 //
 // # Pipeline
 //
@@ -48,10 +50,11 @@
 // mean "admin_listen"?)". APISIX keys that Portico has no use for are therefore rejected
 // rather than silently ignored. Values of keys named key or password are never echoed.
 // Validate then checks what spans keys: the config provider allowed for the role, etcd
-// hosts (^https?://, at least one), keyring lengths (16 or 32), admin keys and the
-// "missing valid Admin API token" rule, https_admin certificates, IP/CIDR lists, and port
-// conflicts ("node_listen port 9180 conflicts with admin": the admin, status, control and
-// prometheus servers need distinct ports, and no listener may take one of them).
+// hosts (^https?://, at least one), keyring lengths (16 or 32), admin keys (see "Admin
+// keys") and the "missing valid Admin API token" rule, https_admin certificates, IP/CIDR
+// lists, and port conflicts ("node_listen port 9180 conflicts with admin": the admin,
+// status, control and prometheus servers need distinct ports, and no listener may take
+// one of them).
 //
 // # Which file an error names
 //
@@ -61,6 +64,23 @@
 // environment). Errors caused by an environment variable name it instead ("env
 // APISIX_WORKER_PROCESSES: ..."). Load reports a missing -c file as "customized config
 // file not exists, path: /abs/path".
+//
+// # Admin keys
+//
+// Portico ships no Admin API key: the default entry {name: admin, role: admin} has key "".
+// When the Admin API is enabled and admin_key_required is true, GenerateAdminKeys (run
+// by `portico init`, `start` and `reload`) gives every role admin entry with an empty
+// key 32 random hex digits and writes them into the user config file (created with
+// mode 0600 when absent; otherwise edited as a yaml.v3 node tree, so comments and other
+// keys survive, and left 0600). Later runs find the key and reuse it. APISIX does the
+// same at nginx start, with 32 random letters, by dumping the merged config over the
+// user's file.
+//
+// Validate refuses, wherever it appears (any entry, any role, even with the Admin API
+// off), APISIX's historical default key edd1c9f034335f136f87ad84b625c8f1 (CVE-2020-13945)
+// at deployment.admin.admin_key[N].key, so start, test, init and reload all reject it.
+// It also refuses an empty viewer key while keys are required: APISIX leaves such a key
+// empty, where it matches a request that sends an empty key.
 //
 // # Derived fields
 //
@@ -89,7 +109,7 @@
 // # Portico's defaults that differ from APISIX
 //
 // admin_listen is 127.0.0.1 (APISIX 0.0.0.0); the admin key ships empty so that `portico
-// init` generates one (the well-known APISIX key is never shipped); client_max_body_size
+// init` or `start` generates one (the well-known APISIX key is refused); client_max_body_size
 // is 100m (APISIX 0, unlimited); lua_shared_dict lists only the zones Portico maps.
 //
 // The `test_only` section ({slow_path, slow_delay, worker_exit_file, upgrade_timeout}) is a hook for Portico's own tests and

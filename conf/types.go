@@ -230,8 +230,8 @@ type Admin struct {
 	AdminAPIMTLS    AdminAPIMTLS `yaml:"admin_api_mtls"`
 }
 
-// AdminKey is one Admin API token. An empty Key on a role admin entry is filled with a
-// random key by `portico init`, never by this package.
+// AdminKey is one Admin API token. Load leaves an empty Key on a role admin entry empty;
+// GenerateAdminKeys fills it (portico init/start/reload call it).
 type AdminKey struct {
 	Name string `yaml:"name"`
 	Key  string `yaml:"key" conf:"scalarstr"`

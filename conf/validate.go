@@ -72,6 +72,14 @@ func (c *Config) validateAdmin(e *errs) {
 		if k.Role == "" {
 			e.add(kp.key("role"), "is required (admin or viewer)")
 		}
+		// Refused in every entry and every role, even with the Admin API off: a config
+		// carrying it is one edit away from CVE-2020-13945. The value is public, but it
+		// is still not echoed, like every other key.
+		if k.Key == historicalAdminKey {
+			e.add(kp.key("key"), "is the Admin API key published in APISIX's documentation "+
+				"(CVE-2020-13945) and anyone can use it: replace it with a random key of your own, "+
+				`or set it to "" and portico init/start writes a random one into the config file`)
+		}
 	}
 	checkAddrs(e, p.key("allow_admin"), a.AllowAdmin, false)
 
@@ -80,10 +88,18 @@ func (c *Config) validateAdmin(e *errs) {
 	}
 	// ops.lua: the token check is skipped for the default loopback-only allow list and
 	// when admin_key_required is false; otherwise there must be at least one key entry.
-	// (An entry with key "" is fine: `portico init` generates the key.)
+	// (An admin entry with key "" is fine: GenerateAdminKeys fills it.)
 	defaultAllow := len(a.AllowAdmin) == 1 && a.AllowAdmin[0] == "127.0.0.0/24"
 	if !defaultAllow && a.AdminKeyRequired && len(a.AdminKey) == 0 {
 		e.add(p.key("admin_key"), "missing valid Admin API token: allow_admin admits more than 127.0.0.0/24 and admin_key_required is true")
+	}
+	// APISIX generates keys for role admin only and leaves an empty viewer key empty,
+	// where it matches a request sending an empty X-API-KEY. Portico refuses it.
+	for i, k := range a.AdminKey {
+		if a.AdminKeyRequired && k.Role == "viewer" && k.Key == "" {
+			e.add(p.key("admin_key").index(i).key("key"), "is empty: keys are generated for role admin only; "+
+				"give this viewer a key of its own (an empty key would admit requests that send an empty one)")
+		}
 	}
 	if a.HTTPSAdmin && (a.AdminAPIMTLS.AdminSSLCert == "" || a.AdminAPIMTLS.AdminSSLCertKey == "") {
 		e.add(p.key("admin_api_mtls"), "missing ssl cert for https admin (admin_ssl_cert and admin_ssl_cert_key)")

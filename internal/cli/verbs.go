@@ -46,12 +46,31 @@ func load(g *Globals) (*conf.Config, error) {
 	return conf.Load(g.Prefix, g.ConfigFile)
 }
 
+// withAdminKeys gives every role admin entry of deployment.admin.admin_key without a
+// key a random one, written into the config file (conf.GenerateAdminKeys), and returns
+// the config read back. APISIX does the same at start. The one line printed says where
+// the key is, never the key: terminal output ends up in CI logs and journals, while the
+// config file is 0600.
+func withAdminKeys(g *Globals, cfg *conf.Config) (*conf.Config, error) {
+	cfg, gen, err := conf.GenerateAdminKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if gen != nil {
+		fmt.Fprintf(g.Stdout, "generated a random Admin API key for %s; it is stored in %s\n", strings.Join(gen.Paths, ", "), gen.File)
+	}
+	return cfg, nil
+}
+
 func runInit(g *Globals, args []string) error {
 	if err := verbFlags("init", args, g, func(*flag.FlagSet) {}); err != nil {
 		return err
 	}
 	cfg, err := load(g)
 	if err != nil {
+		return err
+	}
+	if cfg, err = withAdminKeys(g, cfg); err != nil {
 		return err
 	}
 	rendered, err := tmpl.Render(cfg, tmpl.Inputs{Version: buildinfo.Version})
@@ -154,6 +173,9 @@ func runStart(g *Globals, args []string) error {
 	}
 	if stale != 0 {
 		fmt.Fprintf(g.Stdout, "%s exists but there's no corresponding process with pid %d, the file will be overwritten\n", master.PidFile(g.Prefix), stale)
+	}
+	if cfg, err = withAdminKeys(g, cfg); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.Prefix+"/logs", 0o755); err != nil {
 		return err
@@ -309,6 +331,15 @@ func call(g *Globals, cmd string) (*control.Response, error) {
 func runReload(g *Globals, args []string) error {
 	if err := verbFlags("reload", args, g, func(*flag.FlagSet) {}); err != nil {
 		return err
+	}
+	// A key emptied since start is filled again, as APISIX does on every (re)load. A
+	// config that does not load is left to the master, which reports and logs it.
+	if pid, _ := livePid(g.Prefix); pid != 0 {
+		if cfg, err := load(g); err == nil {
+			if _, err := withAdminKeys(g, cfg); err != nil {
+				return fmt.Errorf("reload failed, the running configuration is kept: %w", err)
+			}
+		}
 	}
 	if _, err := call(g, control.CmdReload); err != nil {
 		return fmt.Errorf("reload failed, the running configuration is kept: %w", err)
