@@ -26,6 +26,13 @@
 //   - Lua leniencies kept. Like api7/jsonschema, an empty {} is accepted
 //     where an array is expected and [] where an object is; integers may be
 //     written 1.0 (normalize.go).
+//   - Certificate pairs. Every cert/key pair (ssl cert+key and certs[i]+keys[i],
+//     upstream tls.client_cert+client_key) must parse, with the OpenSSL texts
+//     APISIX reports, and the key must be the one of the chain's first
+//     certificate; otherwise "failed to match cert and key: the private key is
+//     not the key of the certificate" (Portico's text: APISIX does not check,
+//     and nginx would fail every handshake). A key stored AES-encrypted (not
+//     starting with "---") is not checked here; resource/keyring decrypts it.
 //   - Plugins stay raw. Plugin configurations are json.RawMessage; only
 //     "plugins is an object" is checked here. Checks that need other state
 //     (referenced ids, the plugin registry, the keyring for encrypted keys,

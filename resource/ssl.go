@@ -60,7 +60,8 @@ func validateSSL(obj map[string]any, raw []byte) (any, *Error) {
 	return s, nil
 }
 
-// checkSSLConf is apisix/ssl.lua check_ssl_conf after the schema.
+// checkSSLConf is apisix/ssl.lua check_ssl_conf after the schema; each
+// pair's key must also belong to its certificate (checkCertKey).
 func checkSSLConf(obj map[string]any) *Error {
 	cert, _ := obj["cert"].(string)
 	key, _ := obj["key"].(string)
