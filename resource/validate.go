@@ -1,12 +1,20 @@
 package resource
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // Validate checks raw, the JSON value of one resource of kind, and returns
@@ -115,7 +123,11 @@ func (cs *compiledSchema) check(obj map[string]any) (changed bool, _ *Error) {
 }
 
 func (cs *compiledSchema) checkValue(v any) *Error {
-	err := cs.sch.Validate(v)
+	return cs.renderErr(cs.sch.Validate(v))
+}
+
+// renderErr turns a validation result into api7's single message.
+func (cs *compiledSchema) renderErr(err error) *Error {
 	if err == nil {
 		return nil
 	}
@@ -186,4 +198,201 @@ func typedDecodeErr(err error) *Error {
 func treeObj(tree map[string]any, key string) map[string]any {
 	m, _ := tree[key].(map[string]any)
 	return m
+}
+
+// Validator is a standalone JSON schema checked exactly like the resource
+// kinds: api7/jsonschema's leniencies (normalize) and error texts
+// (render). The plugin registry compiles every plugin's schemas with it,
+// so a plugin error reads like a resource error.
+type Validator struct{ cs *compiledSchema }
+
+// CompileSchema bundles doc, a draft-07 JSON schema, and compiles it. A
+// "$ref" may point into this package's schema documents
+// ("defs.json#/definitions/id", "upstream.json") so shared definitions have
+// one source; the bundled document has none left. name identifies doc in
+// errors and in local refs; it must not be the name of one of this
+// package's documents.
+func CompileSchema(name string, doc []byte) (*Validator, error) {
+	docs, err := resourceDocs()
+	if err != nil {
+		return nil, err
+	}
+	if _, clash := docs[name]; clash {
+		return nil, fmt.Errorf("schema %s: name taken by a resource schema", name)
+	}
+	root, err := decodeDoc(doc)
+	if err != nil {
+		return nil, fmt.Errorf("schema %s: %w", name, err)
+	}
+	files := maps.Clone(docs)
+	files[name] = root
+	b, err := bundle(files, name, root, 0)
+	if err != nil {
+		return nil, fmt.Errorf("schema %s: %w", name, err)
+	}
+	m, ok := b.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("schema %s: not an object", name)
+	}
+	cs := &compiledSchema{url: "mem://portico/schema/" + name, doc: m}
+	if cs.json, err = json.Marshal(m); err != nil {
+		return nil, fmt.Errorf("schema %s: %w", name, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft7)
+	c.AssertFormat()
+	if err := c.AddResource(cs.url, m); err != nil {
+		return nil, fmt.Errorf("schema %s: %w", name, err)
+	}
+	if cs.sch, err = c.Compile(cs.url); err != nil {
+		return nil, fmt.Errorf("schema %s: %w", name, err)
+	}
+	return &Validator{cs: cs}, nil
+}
+
+// JSON returns the bundled document. The caller owns the slice.
+func (s *Validator) JSON() []byte { return bytes.Clone(s.cs.json) }
+
+// Check validates v, a tree of map[string]any, []any, json.Number, string,
+// bool and nil (as encoding/json decodes with UseNumber), normalizing it
+// in place first (a root that normalizes to another value is validated as
+// that value). As in APISIX (core.schema.check's skip_validation hook), a
+// string that is a $secret:// or $env:// reference is not validated where
+// the schema accepts a string: it is resolved only at run time. The
+// returned error's Detail is the bare api7 text; Error() carries the
+// "invalid configuration: " prefix of resource schemas.
+func (s *Validator) Check(v any) *Error {
+	v, _ = normalize(s.cs.doc, v)
+	err := s.cs.sch.Validate(v)
+	if err != nil {
+		refs := map[string]bool{}
+		secretRefs(s.cs.doc, v, nil, refs)
+		if len(refs) > 0 {
+			err = pruneSecretRefs(err, refs)
+		}
+	}
+	return s.cs.renderErr(err)
+}
+
+// CheckExpr compiles rule the way lua-resty-expr's expr.new does (route
+// vars, plugin filters, traffic-split matches) and returns its error text
+// ("rule should be wrapped inside brackets", "invalid operator '='"), or
+// nil when it compiles.
+func CheckExpr(rule []any) error {
+	if msg := compileExprRoot(rule); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// resourceDocs is every document under schema/, decoded once, as targets
+// for the $refs of schemas compiled by CompileSchema. Read-only.
+var resourceDocs = sync.OnceValues(func() (map[string]any, error) {
+	paths, err := fs.Glob(schemaFiles, "schema/*.json")
+	if err != nil {
+		return nil, err
+	}
+	docs := make(map[string]any, len(paths))
+	for _, p := range paths {
+		data, err := schemaFiles.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if docs[path.Base(p)], err = decodeDoc(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return docs, nil
+})
+
+// decodeDoc decodes a schema document keeping numbers exact.
+func decodeDoc(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// secretRefs records (as JSON pointers) where v holds a secret reference
+// whose schema node accepts a string: no "type", or type "string", as
+// APISIX's is_secret_ref requires. It follows the keywords normalize
+// follows.
+func secretRefs(s map[string]any, v any, loc []string, out map[string]bool) {
+	if s == nil {
+		return
+	}
+	switch x := v.(type) {
+	case string:
+		if t, has := s["type"]; isSecretRef(x) && (!has || t == "string") {
+			out[pointer(loc)] = true
+		}
+	case map[string]any:
+		props, _ := s["properties"].(map[string]any)
+		pats, _ := s["patternProperties"].(map[string]any)
+		addl, _ := s["additionalProperties"].(map[string]any)
+		for k, val := range x {
+			sub, _ := props[k].(map[string]any)
+			if sub == nil {
+				for p, ps := range pats {
+					if patternMatch(p, k) {
+						sub, _ = ps.(map[string]any)
+						break
+					}
+				}
+			}
+			if sub == nil {
+				sub = addl
+			}
+			secretRefs(sub, val, append(slices.Clip(loc), k), out)
+		}
+	case []any:
+		items, _ := s["items"].(map[string]any)
+		for i, val := range x {
+			secretRefs(items, val, append(slices.Clip(loc), strconv.Itoa(i)), out)
+		}
+	}
+}
+
+// pruneSecretRefs drops the failures located at a secret reference. A
+// failure whose causes all go is gone too; an anyOf or oneOf holds as soon
+// as one branch has nothing left. It returns nil when nothing is left.
+func pruneSecretRefs(err error, refs map[string]bool) error {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	if p := prune(ve, refs); p != nil {
+		return p
+	}
+	return nil
+}
+
+func prune(e *jsonschema.ValidationError, refs map[string]bool) *jsonschema.ValidationError {
+	if refs[pointer(e.InstanceLocation)] {
+		return nil
+	}
+	if len(e.Causes) == 0 {
+		return e
+	}
+	var kept []*jsonschema.ValidationError
+	for _, c := range e.Causes {
+		p := prune(c, refs)
+		if p == nil {
+			switch e.ErrorKind.(type) {
+			case *kind.AnyOf, *kind.OneOf:
+				return nil
+			}
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	out := *e
+	out.Causes = kept
+	return &out
 }
