@@ -441,3 +441,31 @@ func TestCheckMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentChecks: the registry is shared by every request of every
+// worker goroutine; checks must not write to it.
+func TestConcurrentChecks(t *testing.T) {
+	plugins := map[string]json.RawMessage{
+		"limit-count":      json.RawMessage(`{"count":1,"time_window":60,"_meta":{"filter":[["arg_a","==","b"]]}}`),
+		"cors":             json.RawMessage(`{"allow_origins_by_regex":["^https://"]}`),
+		"traffic-split":    json.RawMessage(`{"rules":[{"weighted_upstreams":[{"upstream":{"nodes":{"127.0.0.1:1":1}}}]}]}`),
+		"response-rewrite": json.RawMessage(`{"headers":{"X-A":"b"}}`),
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			var err error
+			for range 50 {
+				if err = CheckPlugins(plugins, nil, Route, HTTP); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

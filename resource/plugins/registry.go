@@ -68,6 +68,9 @@ type schema struct {
 	encrypt []string       // encrypt_fields
 }
 
+// schemaFields names the module field each SchemaKind's schema comes from.
+var schemaFields = [...]string{Route: "schema", Consumer: "consumer_schema", Metadata: "metadata_schema"}
+
 // metaMark is the "$comment" APISIX sets on every plugin schema it
 // injected _meta into (apisix/schema_def.lua plugin_injected_schema).
 const metaMark = "this is a mark for our injected plugin schema"
@@ -133,16 +136,25 @@ func load() error {
 		sub := HTTP
 		if path.Dir(p) == "schema/stream" {
 			sub = Stream
+			if def.Stream {
+				return fmt.Errorf("%s: \"stream\" belongs in the HTTP definition", p)
+			}
 		}
 		pl, err := build(name, sub, &def)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		registry[sub][name] = pl
+		subs := []*Plugin{pl}
 		if def.Stream {
 			st := *pl
 			st.Subsystem = Stream
-			registry[Stream][name] = &st
+			subs = append(subs, &st)
+		}
+		for _, r := range subs {
+			if _, dup := registry[r.Subsystem][name]; dup {
+				return fmt.Errorf("%s: %s plugin %s defined twice", p, r.Subsystem, name)
+			}
+			registry[r.Subsystem][name] = r
 		}
 		return nil
 	})
@@ -163,11 +175,11 @@ func build(name string, sub Subsystem, def *definition) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	for kind, raw := range map[SchemaKind][]byte{Route: main, Consumer: def.ConsumerSchema, Metadata: def.MetadataSchema} {
+	for kind, raw := range [...][]byte{Route: main, Consumer: def.ConsumerSchema, Metadata: def.MetadataSchema} {
 		if raw == nil {
 			continue
 		}
-		s, err := compile(fmt.Sprintf("plugin:%s:%s:%d", sub, name, kind), raw)
+		s, err := compile(fmt.Sprintf("plugins/%s/%s/%s.json", sub, name, schemaFields[kind]), raw)
 		if err != nil {
 			return nil, err
 		}
