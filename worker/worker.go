@@ -50,6 +50,7 @@ type Worker struct {
 	health  *health.Table // the agent's health verdicts, nil if the zone is absent
 	stop    context.CancelFunc
 	stopped chan struct{}
+	closers []func() error // released when the worker stops (the admin's etcd client)
 }
 
 // New builds a worker from what the master handed over.
@@ -75,10 +76,13 @@ func New(env *child.Env) (child.Service, error) {
 	// that starts while etcd is down must not answer 404 for every route.
 	w.install(src.Snapshot())
 
-	admin := w.adminHandler()
 	for _, l := range env.Listeners {
-		h := admin
-		if l.Role == tmpl.RoleNode {
+		var h http.Handler
+		if l.Role == tmpl.RoleAdmin {
+			if h, err = w.adminHandler(l.Addr); err != nil {
+				return nil, err
+			}
+		} else {
 			_, port, _ := net.SplitHostPort(l.Addr)
 			h = w.logged(w.nodeHandler(port))
 		}
@@ -158,6 +162,9 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	w.stop()
 	w.proxy.Close()
+	for _, c := range w.closers {
+		c()
+	}
 	// The store writes its last snapshot to the cache as it stops; wait a
 	// little for that, never for an etcd that is gone (an upgrade stops the
 	// embedded one first).
@@ -266,21 +273,4 @@ func slow(rw http.ResponseWriter, r *http.Request, d time.Duration) {
 	}
 	rw.Header().Set("Content-Type", "text/plain")
 	fmt.Fprint(rw, "slow done\n")
-}
-
-func (w *Worker) adminHandler() http.Handler {
-	server := w.serverHeader()
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		h := rw.Header()
-		h.Set("Server", server)
-		h.Set("Content-Type", "application/json")
-		if r.URL.Path == "/apisix/admin" || r.URL.Path == "/apisix/admin/" {
-			if r.Method == http.MethodHead || r.Method == http.MethodGet {
-				rw.WriteHeader(http.StatusOK)
-				return
-			}
-		}
-		rw.WriteHeader(http.StatusNotFound)
-		rw.Write([]byte(`{"error_msg":"not found"}` + "\n"))
-	})
 }

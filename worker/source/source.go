@@ -41,10 +41,7 @@ func New(rt *tmpl.Runtime, log zerolog.Logger, onSnapshot func(*store.Snapshot))
 		return fileSource{f}, nil
 	}
 	e := rt.Etcd
-	cc := store.ClientConfig{
-		Endpoints: e.Endpoints, User: e.User, Password: e.Password,
-		TLSCert: e.TLSCert, TLSKey: e.TLSKey, TLSVerify: e.TLSVerify, TLSSNI: e.TLSSNI,
-	}
+	cc := ClientConfig(e)
 	// The client is dialled inside the store's retry loop, so a process
 	// starts (and serves its cached snapshot) while etcd is down, with or
 	// without user/password.
@@ -61,6 +58,14 @@ func New(rt *tmpl.Runtime, log zerolog.Logger, onSnapshot func(*store.Snapshot))
 		return nil, err
 	}
 	return etcdSource{st}, nil
+}
+
+// ClientConfig is how this process reaches the etcd of e.
+func ClientConfig(e tmpl.Etcd) store.ClientConfig {
+	return store.ClientConfig{
+		Endpoints: e.Endpoints, User: e.User, Password: e.Password,
+		TLSCert: e.TLSCert, TLSKey: e.TLSKey, TLSVerify: e.TLSVerify, TLSSNI: e.TLSSNI,
+	}
 }
 
 type etcdSource struct{ *store.Store }
