@@ -350,6 +350,10 @@ func TestAdminErrorTexts(t *testing.T) {
 		{"missing group", "PUT", "/apisix/admin/consumers/jack", `{"username":"jack","group_id":"404"}`, 400, "failed to fetch consumer group info by consumer group id [404], response code: 404"},
 		{"wrong username", "PUT", "/apisix/admin/consumers/jack", `{"username":"jim"}`, 400, "wrong username"},
 		{"unknown plugin", "PUT", "/apisix/admin/routes/1", `{"uri":"/a","plugins":{"no-such-plugin":{}},` + up + `}`, 400, "unknown plugin [no-such-plugin]"},
+		{"plugin schema", "PUT", "/apisix/admin/routes/1", `{"uri":"/a","plugins":{"limit-count":{"time_window":60}},` + up + `}`, 400, "failed to check the configuration of plugin limit-count err: value should match only one schema, but matches none"},
+		{"plugin conf not an object", "PUT", "/apisix/admin/routes/1", `{"uri":"/a","plugins":{"key-auth":"blah"},` + up + `}`, 400, `invalid plugin conf "blah" for plugin [key-auth]`},
+		{"consumer plugin schema", "PUT", "/apisix/admin/consumers/jack", `{"username":"jack","plugins":{"key-auth":{}}}`, 400, `invalid plugins configuration: failed to check the configuration of plugin key-auth err: property "key" is required`},
+		{"plugin metadata of no plugin", "PUT", "/apisix/admin/plugin_metadata/nope", `{"a":1}`, 400, "invalid plugin name"},
 		{"credential of nobody", "PUT", "/apisix/admin/consumers/nobody/credentials/c1", `{"plugins":{"key-auth":{"key":"k-123456"}}}`, 404, "consumer not found"},
 		{"unknown resource", "GET", "/apisix/admin/nope", "", 404, "Unsupported resource type: nope"},
 		{"stream routes disabled", "GET", "/apisix/admin/stream_routes", "", 400, "stream mode is disabled, can not add stream routes"},
@@ -501,6 +505,18 @@ func TestAdminSemantics(t *testing.T) {
 	// Consumers and their credentials.
 	must(g.call(t, "PUT", "/apisix/admin/consumers", `{"username":"jack"}`), 201)
 	must(g.call(t, "PUT", "/apisix/admin/consumers/jack/credentials/c1", `{"plugins":{"key-auth":{"key":"secret-key-1"}}}`), 201)
+	for _, c := range []struct{ path, body, msg string }{
+		{"/apisix/admin/consumers/jim", `{"username":"jim","plugins":{"key-auth":{"key":"secret-key-1"}}}`, "duplicate key of plugin key-auth found with credential: c1 of consumer: jack"},
+		{"/apisix/admin/consumers/jack/credentials/c2", `{"plugins":{"limit-count":{"count":1,"time_window":1}}}`, "only supports auth type plugins in consumer credential"},
+	} {
+		if r := must(g.call(t, "PUT", c.path, c.body), 400); jsonField(t, r.body, "error_msg") != c.msg {
+			t.Fatalf("PUT %s: %s, want %q", c.path, r.body, c.msg)
+		}
+	}
+	must(g.call(t, "PUT", "/apisix/admin/global_rules/g1", `{"plugins":{"prometheus":{}}}`), 201)
+	if r := must(g.call(t, "PUT", "/apisix/admin/global_rules/g2", `{"plugins":{"prometheus":{}}}`), 400); jsonField(t, r.body, "error_msg") != "plugin 'prometheus' already exists in global rule with id 'g1'" {
+		t.Fatalf("global rule conflict: %s", r.body)
+	}
 	r = must(g.call(t, "GET", "/apisix/admin/consumers/jack/credentials/c1", ""), 200)
 	if jsonField(t, r.body, "value.plugins.key-auth.key") != "secret-key-1" {
 		t.Fatalf("credential GET returns the decrypted key: %s", r.body)

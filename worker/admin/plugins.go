@@ -43,7 +43,7 @@ func (h *Handler) pluginSchema(r *http.Request, name string) *result {
 	}
 	doc, ok := p.SchemaJSON(kind)
 	if !ok {
-		return errResult(http.StatusNotFound, "plugin not found in subsystem "+sub)
+		return badRequest("not found schema")
 	}
 	return &result{status: http.StatusOK, body: json.RawMessage(doc)}
 }
@@ -94,13 +94,20 @@ func (h *Handler) checkPlugins(kind resource.Kind, obj map[string]any) *result {
 		subsystem, enabled = plugins.Stream, h.stream
 	}
 	if kind == resource.Credentials {
-		for name := range confs {
-			if p, ok := plugins.Lookup(plugins.HTTP, name); ok && p.Type != "auth" {
+		for _, name := range sortedKeys(raw) {
+			p, ok := plugins.Lookup(plugins.HTTP, name)
+			if !ok || !enabled[name] {
+				return badRequest("unknown plugin " + name)
+			}
+			if p.Type != "auth" {
 				return badRequest("only supports auth type plugins in consumer credential")
 			}
 		}
 	}
 	if err := plugins.CheckPlugins(confs, func(n string) bool { return enabled[n] }, schema, subsystem); err != nil {
+		if schema == plugins.Consumer {
+			return badRequest("invalid plugins configuration: " + err.Error())
+		}
 		return badRequest(err.Error())
 	}
 	return nil
