@@ -6,6 +6,7 @@ import (
 	"github.com/portico-gw/portico/internal/child"
 	"github.com/portico-gw/portico/internal/control"
 	"github.com/portico-gw/portico/internal/logx"
+	"github.com/portico-gw/portico/worker/dns"
 	"github.com/portico-gw/portico/worker/health"
 	"github.com/portico-gw/portico/worker/source"
 	"github.com/portico-gw/portico/worker/store"
@@ -14,23 +15,38 @@ import (
 // Main is the entry point of `portico privileged`, started by the master.
 func Main() int { return child.Main("privileged", New) }
 
-// Agent is the privileged agent's service: today the active health checks.
+// Agent is the privileged agent's service: today the health checks, active
+// (its probes) and passive (judging what workers report).
 type Agent struct {
 	env     *child.Env
 	source  source.Source
-	checker *health.Checker // nil when the health zone is not configured
+	checker *health.Checker // nil when the health zone is absent or unusable
 	stop    context.CancelFunc
 }
 
 // New builds the agent.
 func New(env *child.Env) (child.Service, error) {
 	a := &Agent{env: env}
-	if z := env.Zones[health.ZoneName]; z != nil {
-		a.checker = health.NewChecker(health.NewTable(z), env.Log.With().Str(logx.FieldComponent, "healthcheck").Logger())
-	} else {
-		env.Log.Warn().Str("zone", health.ZoneName).Msg("no shared zone for health checks: active checks are off")
+	z := env.Zones[health.ZoneName]
+	if z == nil {
+		env.Log.Warn().Str("zone", health.ZoneName).Msg("no shared zone for health checks: health checks are off")
 		return a, nil
 	}
+	table := health.NewTable(z)
+	if err := table.Err(); err != nil {
+		env.Log.Error().Err(err).Msg("health checks are off")
+		return a, nil
+	}
+	log := env.Log.With().Str(logx.FieldComponent, "healthcheck").Logger()
+	// Probes resolve domain nodes as workers do; without a resolver they
+	// fall back to the system's.
+	var resolver health.Resolver
+	if r, err := dns.New(dns.ConfigFrom(env.Runtime.DNS)); err != nil {
+		log.Error().Err(err).Msg("probes resolve domain nodes with the system resolver")
+	} else {
+		resolver = r
+	}
+	a.checker = health.NewChecker(table, resolver, log)
 	src, err := source.New(env.Runtime, env.Log.With().Str(logx.FieldComponent, "store").Logger(), a.update)
 	if err != nil {
 		return nil, err

@@ -6,8 +6,10 @@
 // Invariants:
 //   - Exactly one agent per generation; the master respawns it like a worker.
 //   - It runs as the same user as the workers and never binds a data-plane port.
-//   - It follows the configuration like a worker (worker/source) and runs
-//     the active health checks of every upstream, writing verdicts into the
-//     shared zone workers read (worker/health). Other node-wide jobs land
-//     with the issues that need them.
+//   - It follows the configuration like a worker (worker/source) and owns
+//     the health verdicts of every upstream node (worker/health): it runs
+//     the active checks, resolving domain nodes as workers do (worker/dns),
+//     and turns the passive reports workers leave in the shared zone into
+//     verdicts within health.PassiveTick. It is the zone's only writer of
+//     verdicts. Other node-wide jobs land with the issues that need them.
 package privileged

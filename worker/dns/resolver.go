@@ -13,6 +13,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/portico-gw/portico/tmpl"
 )
 
 // Defaults and bounds of the cache (see the package doc).
@@ -54,6 +56,12 @@ type Config struct {
 	// ResolvConf and HostsFile default to /etc/resolv.conf and /etc/hosts.
 	ResolvConf string
 	HostsFile  string
+}
+
+// ConfigFrom is the Config for a runtime file's dns section, with the
+// system's resolv.conf and hosts file.
+func ConfigFrom(d tmpl.DNS) Config {
+	return Config{Nameservers: d.Resolvers, Valid: d.Valid, Timeout: d.Timeout, IPv6: d.IPv6, Search: d.Search}
 }
 
 // Resolver resolves host names to addresses. It is safe for concurrent use.

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/portico-gw/portico/tmpl"
 )
 
 // newResolver asks only srv, with no hosts file and no resolv.conf unless
@@ -404,5 +407,13 @@ func TestNew(t *testing.T) {
 	}
 	if a := resolve(t, r, "192.0.2.1"); a != netip.MustParseAddr("192.0.2.1") {
 		t.Errorf("literal: %s", a)
+	}
+}
+
+func TestConfigFromRuntime(t *testing.T) {
+	got := ConfigFrom(tmpl.DNS{Resolvers: []string{"127.0.0.53"}, Valid: time.Minute, Timeout: 2 * time.Second, IPv6: true, Search: true})
+	want := Config{Nameservers: []string{"127.0.0.53"}, Valid: time.Minute, Timeout: 2 * time.Second, IPv6: true, Search: true}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ConfigFrom = %+v, want %+v", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"fmt"
 	"hash/fnv"
 
 	"github.com/portico-gw/portico/ipc"
@@ -10,9 +11,20 @@ import (
 // holding the table.
 const ZoneName = "upstream-healthcheck"
 
+// layout is slot 0 of a zone holding this table: the format of what
+// follows. Change it with the layout (see the package doc).
+const layout int64 = 0x706f7274_68630001 // "porthc", version 1
+
+// Slots of a bucket, after the header slot.
+const (
+	slotKey      = iota // the target's Key; 0 = empty bucket
+	slotState           // stateHealthy or stateUnhealthy
+	slotCounters        // the consecutive counters and crossing flags (counters.go)
+	bucketSlots
+)
+
 // Node states in the table.
 const (
-	stateUnknown   = 0
 	stateHealthy   = 1
 	stateUnhealthy = 2
 )
@@ -21,15 +33,29 @@ const (
 // node, so a longer run means the key is absent.
 const maxProbe = 64
 
-// Table is an open-addressing hash table over a zone: bucket i is the pair
-// of slots (2i: key, 2i+1: state).
+// Table is an open-addressing hash table over a zone, shared by every
+// process of the node: the agent registers targets and writes verdicts,
+// workers read verdicts and bump counters.
 type Table struct {
 	z       *ipc.Zone
 	buckets int
+	err     error // why the zone cannot be used; the table is then inert
 }
 
-// NewTable views z as a health table.
-func NewTable(z *ipc.Zone) *Table { return &Table{z: z, buckets: z.Slots() / 2} }
+// NewTable views z as a health table, claiming it for this layout if it is
+// fresh. A zone already claimed by another layout gives an inert table
+// (every node healthy, reports dropped); Err says why.
+func NewTable(z *ipc.Zone) *Table {
+	// A zone is at least a page, so it holds buckets.
+	t := &Table{z: z, buckets: (z.Slots() - 1) / bucketSlots}
+	if !z.CompareAndSwap(0, 0, layout) && z.Load(0) != layout {
+		t.err = fmt.Errorf("health: zone %s holds layout %#x, this binary uses %#x: health checks are off until the zone is recreated", z.Name(), z.Load(0), layout)
+	}
+	return t
+}
+
+// Err reports why the table is inert, or nil.
+func (t *Table) Err() error { return t.err }
 
 // Key identifies a target: its owner's key and the node's host:port.
 func Key(owner, node string) int64 {
@@ -44,38 +70,63 @@ func Key(owner, node string) int64 {
 	return k
 }
 
-// Set records a verdict. Only the agent calls it (single writer): the state
-// is stored before the key, so a reader that sees the key sees a state.
-func (t *Table) Set(key int64, healthy bool) bool {
-	state := int64(stateUnhealthy)
-	if healthy {
-		state = stateHealthy
+// slot is the zone slot of field f of bucket b.
+func slot(b, f int) int { return 1 + b*bucketSlots + f }
+
+// find returns the bucket holding key. Buckets are never freed nor moved,
+// so a bucket found once holds that key for the zone's life.
+func (t *Table) find(key int64) (int, bool) {
+	if t.err != nil {
+		return 0, false
 	}
 	for i := 0; i < maxProbe; i++ {
 		b := int((uint64(key) + uint64(i)) % uint64(t.buckets))
-		switch t.z.Load(2 * b) {
+		switch t.z.Load(slot(b, slotKey)) {
 		case key:
-			t.z.Store(2*b+1, state)
-			return true
+			return b, true
 		case 0:
-			t.z.Store(2*b+1, state)
-			t.z.Store(2*b, key)
-			return true
+			return 0, false
 		}
 	}
-	return false // table full around this key: the node reads as healthy
+	return 0, false
+}
+
+// register returns key's bucket, inserting it healthy with zero counters if
+// absent. Only the agent calls it (single writer): state and counters are
+// stored before the key, so a reader that sees the key sees them. It fails
+// when the keys probed from key's home bucket are all taken.
+func (t *Table) register(key int64) (int, bool) {
+	if t.err != nil {
+		return 0, false
+	}
+	for i := 0; i < maxProbe; i++ {
+		b := int((uint64(key) + uint64(i)) % uint64(t.buckets))
+		switch t.z.Load(slot(b, slotKey)) {
+		case key:
+			return b, true
+		case 0:
+			t.z.Store(slot(b, slotState), stateHealthy)
+			t.z.Store(slot(b, slotCounters), 0)
+			t.z.Store(slot(b, slotKey), key)
+			return b, true
+		}
+	}
+	return 0, false
 }
 
 // Healthy reports a target's verdict; unknown targets are healthy.
 func (t *Table) Healthy(key int64) bool {
-	for i := 0; i < maxProbe; i++ {
-		b := int((uint64(key) + uint64(i)) % uint64(t.buckets))
-		switch t.z.Load(2 * b) {
-		case key:
-			return t.z.Load(2*b+1) != stateUnhealthy
-		case 0:
-			return true
-		}
+	b, ok := t.find(key)
+	return !ok || t.healthy(b)
+}
+
+func (t *Table) healthy(b int) bool { return t.z.Load(slot(b, slotState)) != stateUnhealthy }
+
+// setHealthy writes bucket b's verdict. Only the agent calls it.
+func (t *Table) setHealthy(b int, healthy bool) {
+	state := int64(stateUnhealthy)
+	if healthy {
+		state = stateHealthy
 	}
-	return true
+	t.z.Store(slot(b, slotState), state)
 }
