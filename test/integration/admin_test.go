@@ -250,6 +250,11 @@ func TestAdminResourceMethods(t *testing.T) {
 		{"/apisix/admin/consumer_groups", `{"plugins":{"prometheus":{}}}`, false, true, `{"desc":"patched"}`, "", "desc"},
 		{"/apisix/admin/protos", `{"content":"syntax = \"proto3\"; package p; message M { string a = 1; }"}`, true, false, "", "", ""},
 		{"/apisix/admin/secrets", `{"uri":"http://127.0.0.1:8200","prefix":"kv/apisix","token":"root"}`, false, true, `{"prefix":"kv/other"}`, "", "prefix"},
+		{"/apisix/admin/plugin_metadata", `{"allow_origins":{"a":"http://a.example"}}`, false, false, "", "", ""},
+		{"/apisix/admin/consumers/owner/credentials", `{"plugins":{"key-auth":{"key":"cred-key-123"}}}`, false, false, "", "", ""},
+	}
+	if r := g.call(t, "PUT", "/apisix/admin/consumers/owner", `{"username":"owner"}`); r.status != 201 {
+		t.Fatalf("consumer: %d %s", r.status, r.body)
 	}
 	for _, c := range cases {
 		name := strings.TrimPrefix(c.path, "/apisix/admin/")
@@ -260,6 +265,8 @@ func TestAdminResourceMethods(t *testing.T) {
 				id = "jack"
 			case "secrets":
 				id = "vault/t1"
+			case "plugin_metadata":
+				id = "cors"
 			}
 			item := c.path + "/" + id
 			key := "/apisix/" + name + "/" + id
@@ -271,7 +278,7 @@ func TestAdminResourceMethods(t *testing.T) {
 				t.Fatalf("PUT stores the URL id as a string: %s", r.body)
 			}
 			ct := jsonField(t, r.body, "value.create_time")
-			if ct == nil || jsonField(t, r.body, "value.update_time") == nil {
+			if (ct == nil || jsonField(t, r.body, "value.update_time") == nil) && name != "plugin_metadata" {
 				t.Fatalf("timestamps missing: %s", r.body)
 			}
 			if r = g.call(t, "PUT", item, c.body); r.status != 200 || jsonField(t, r.body, "value.create_time") != ct {
@@ -282,7 +289,12 @@ func TestAdminResourceMethods(t *testing.T) {
 				t.Fatalf("GET: %d %s", r.status, r.body)
 			}
 			r = g.call(t, "GET", c.path, "")
-			if r.status != 200 || jsonField(t, r.body, "total") != float64(1) {
+			if want := float64(1); name == "consumers" {
+				want = 2 // and owner
+				if jsonField(t, r.body, "total") != want {
+					t.Fatalf("list: %d %s", r.status, r.body)
+				}
+			} else if r.status != 200 || jsonField(t, r.body, "total") != want {
 				t.Fatalf("list: %d %s", r.status, r.body)
 			}
 			r = g.call(t, "POST", c.path, c.body)
