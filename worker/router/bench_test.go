@@ -96,17 +96,52 @@ func BenchmarkNormalize(b *testing.B) {
 	}
 }
 
-// Build cost matters too: APISIX rebuilds the table on every route change.
-func BenchmarkBuild(b *testing.B) {
-	routes := make([]Route, 10000)
+// benchRoutes is BenchmarkBuild's table: two uris, a host shared by 100
+// routes and three vars per route.
+func benchRoutes(n int) []Route {
+	routes := make([]Route, n)
 	for i := range routes {
 		routes[i] = rt(fmt.Sprint(i), fmt.Sprintf("/api/v1/svc%d/*", i), fmt.Sprintf("/api/v2/svc%d", i)).
 			host(fmt.Sprintf("svc%d.example.com", i%100)).vars(benchVars()...)
 	}
+	return routes
+}
+
+// Build cost matters too: a full build runs at start and on every re-read.
+func BenchmarkBuild(b *testing.B) {
+	routes := benchRoutes(10000)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if _, err := Build(HostURI, routes); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkUpdate is one route put into BenchmarkBuild's table: what every
+// config change costs. The host-less exact uri is the worst case, since it
+// copies the hashed map of its table; the others copy trie paths only.
+func BenchmarkUpdate(b *testing.B) {
+	base, err := Build(HostURI, benchRoutes(10000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		route Route
+	}{
+		{"replace", benchRoutes(5001)[5000].prio(1)},
+		{"new-prefix", rt("new", "/fresh/*")},
+		{"new-exact-hosted", rt("new", "/fresh").host("svc7.example.com")},
+		{"new-exact", rt("new", "/fresh")},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := base.Update(nil, []Route{c.route}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 )
 
@@ -58,36 +59,65 @@ func matchHosts(hs []hostCond, host, hostHeader string) bool {
 // and a reversed-suffix trie of uri tables per wildcard. Lookup order: the
 // exact host, then wildcard suffixes longest first, `*` last. Lookups use
 // $host, which has no port, so route hosts with a port never match here.
+// Like uriTable, a published hostTable is never modified.
 type hostTable struct {
-	exact map[string]*uriTable
-	wild  trie[*uriTable]
+	exact         map[string]*uriTable
+	wild          trie[*uriTable]
+	gen, exactGen uint64 // see uriTable
 }
 
-func newHostTable() *hostTable {
-	return &hostTable{exact: map[string]*uriTable{}}
+// own returns h if generation gen created it, else a copy gen may edit.
+func (h *hostTable) own(gen uint64) *hostTable {
+	if h == nil {
+		return &hostTable{gen: gen}
+	}
+	if h.gen == gen {
+		return h
+	}
+	c := *h
+	c.gen = gen
+	return &c
 }
 
-func (h *hostTable) table(name string, wild bool) *uriTable {
-	if !wild {
-		t := h.exact[name]
-		if t == nil {
-			t = newURITable()
-			h.exact[name] = t
-		}
+func (h *hostTable) empty() bool { return len(h.exact) == 0 && h.wild.root == nil }
+
+// table returns the uri table of host name (for a wildcard, its suffix)
+// for gen to edit, creating it if the host had none. h must belong to gen.
+func (h *hostTable) table(gen uint64, name string, wild bool) *uriTable {
+	if wild {
+		var t *uriTable
+		h.wild = h.wild.update(gen, reverse(name), func(old *uriTable, _ bool) (*uriTable, bool) {
+			t = old.own(gen)
+			return t, true
+		})
 		return t
 	}
-	n := h.wild.node(reverse(name))
-	if !n.set {
-		n.val, n.set = newURITable(), true
+	old := h.exact[name]
+	t := old.own(gen)
+	if t != old {
+		if h.exactGen != gen {
+			h.exact = maps.Clone(h.exact)
+			h.exactGen = gen
+		}
+		if h.exact == nil {
+			h.exact = map[string]*uriTable{}
+		}
+		h.exact[name] = t
 	}
-	return n.val
+	return t
 }
 
-func (h *hostTable) finish() {
-	for _, t := range h.exact {
-		t.finish()
+// drop removes the table of host name. h must belong to gen.
+func (h *hostTable) drop(gen uint64, name string, wild bool) {
+	if wild {
+		h.wild = h.wild.update(gen, reverse(name), func(*uriTable, bool) (*uriTable, bool) { return nil, false })
+		return
 	}
-	h.wild.each(func(n *tnode[*uriTable]) { n.val.finish() })
+	if h.exactGen != gen {
+		h.exact = maps.Clone(h.exact)
+		h.exactGen = gen
+	}
+	delete(h.exact, name)
 }
 
 // canonicalHost makes $host out of whatever the caller passed: lower-case,

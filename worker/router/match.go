@@ -54,15 +54,17 @@ func (h *hostTable) match(st *state) (Match, bool) {
 // the stored prefixes of the path from the longest down.
 func (t *uriTable) match(st *state) (Match, bool) {
 	path := st.req.Path
-	for _, c := range t.exact[path] {
-		if c.accept(st) {
-			return Match{Route: c.route}, true
+	if cs := t.exact[path]; cs != nil {
+		for _, c := range cs.list {
+			if c.accept(st) {
+				return Match{Route: c.route}, true
+			}
 		}
 	}
-	var buf [16]*tnode[[]*candidate]
+	var buf [16]*tnode[*cands]
 	hits := t.prefix.prefixes(path, buf[:0])
 	for i := len(hits) - 1; i >= 0; i-- {
-		for _, c := range hits[i].val {
+		for _, c := range hits[i].val.list {
 			if !c.accept(st) {
 				continue
 			}

@@ -120,8 +120,8 @@ func TestStarTruncates(t *testing.T) {
 	}
 }
 
-// Same stored key: priority desc, then longer uri as written, then input
-// order. Methods tell which candidate was reached first.
+// Same stored key: priority desc, then longer uri as written, then route
+// id. Methods tell which candidate was reached first.
 func TestSameKeyOrdering(t *testing.T) {
 	forModes(t, allModes, func(t *testing.T, mode Mode) {
 		r := mustBuild(t, mode,
@@ -133,7 +133,7 @@ func TestSameKeyOrdering(t *testing.T) {
 			rt("e1", "/e").prio(1).meth("POST"),
 			rt("e2", "/e").prio(2).meth("POST", "PUT"),
 			rt("e3", "/e"),
-			rt("e0-later", "/e").prio(2),
+			rt("e9-later", "/e").prio(2),
 		)
 		check(t, r, []mcase{
 			{req: mp("POST", "/s"), want: "c-long"},
@@ -143,23 +143,35 @@ func TestSameKeyOrdering(t *testing.T) {
 			{req: mp("DELETE", "/s"), want: "low"},
 			{req: mp("POST", "/e"), want: "e2"},
 			{req: mp("PUT", "/e"), want: "e2"},
-			{req: mp("GET", "/e"), want: "e0-later"},
+			{req: mp("GET", "/e"), want: "e9-later"},
 		})
 	})
 }
 
-// Input order breaks full ties, for both exact and prefix keys.
-func TestInputOrderTieBreak(t *testing.T) {
+// The route id breaks full ties, for both exact and prefix keys, then the
+// uri's position in its route; the order the routes are given in does not
+// matter (etcd lists them by key, so APISIX's insertion order is id order
+// after a full load).
+func TestIDTieBreak(t *testing.T) {
 	for n := 2; n <= 6; n++ {
 		var routes []Route
-		for i := 0; i < n; i++ {
+		for i := n - 1; i >= 0; i-- {
 			routes = append(routes, rt(fmt.Sprint("x", i), "/t", "/p/*"))
 		}
+		// One route, two uris of one length on one key: the first one
+		// listed is tried first, which shows in the capture names.
+		routes = append(routes, rt("y", "/q/:id", "/q/*ab"), rt("z", "/r/*ab", "/r/:id"))
 		forModes(t, allModes, func(t *testing.T, mode Mode) {
-			check(t, mustBuild(t, mode, routes...), []mcase{
+			cases := []mcase{
 				{req: p("/t"), want: "x0"},
 				{req: p("/p/q"), want: "x0"},
-			})
+			}
+			if mode == URIWithParameter {
+				cases = append(cases,
+					mcase{req: p("/q/1"), want: "y", params: map[string]string{"id": "1"}},
+					mcase{req: p("/r/1"), want: "z", params: map[string]string{"ab": "1"}})
+			}
+			check(t, mustBuild(t, mode, routes...), cases)
 		})
 	}
 }

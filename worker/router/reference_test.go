@@ -19,17 +19,16 @@ func refMatch(t testing.TB, mode Mode, routes []Route, req *Request) (string, ma
 		r     *Route
 		spec  uriSpec
 		plen  int
-		seq   int
+		uri   int      // position in the route's uris
 		hosts []string // lower-cased; uri modes only
 	}
 	var all []cand
-	seq := 0
 	for i := range routes {
 		r := &routes[i]
 		if r.Status != nil && *r.Status != 1 {
 			continue
 		}
-		for _, u := range r.URIs {
+		for j, u := range r.URIs {
 			s, err := parseURI(u, mode == URIWithParameter)
 			if err != nil {
 				t.Fatal(err)
@@ -38,8 +37,7 @@ func refMatch(t testing.TB, mode Mode, routes []Route, req *Request) (string, ma
 			for _, h := range r.Hosts {
 				hosts = append(hosts, strings.ToLower(h))
 			}
-			all = append(all, cand{r, s, len(u), seq, hosts})
-			seq++
+			all = append(all, cand{r, s, len(u), j, hosts})
 		}
 	}
 	host := canonicalHost(req.Host)
@@ -87,7 +85,10 @@ func refMatch(t testing.TB, mode Mode, routes []Route, req *Request) (string, ma
 			if a.plen != b.plen {
 				return a.plen > b.plen
 			}
-			return a.seq < b.seq
+			if a.r.ID != b.r.ID {
+				return a.r.ID < b.r.ID
+			}
+			return a.uri < b.uri
 		})
 	}
 	level := func(cs []cand) (string, map[string]string, bool) {
@@ -159,92 +160,121 @@ func refMatch(t testing.TB, mode Mode, routes []Route, req *Request) (string, ma
 	return id, ps
 }
 
+// routeGen draws small random tables and requests that hit them often:
+// few path segments, overlapping hosts, every kind of uri.
+type routeGen struct{ rng *rand.Rand }
+
+var (
+	genSegs      = []string{"a", "b", "ab", ":x", "c", "a.b"}
+	genHostPool  = []string{"a.com", "b.a.com", "*.a.com", "*a.com", "*", "c.b.a.com", "*.b.a.com", "a.com:8080", "*.com", "Z.com"}
+	genReqHosts  = []string{"a.com", "b.a.com", "c.b.a.com", "x.b.a.com", "z.com", "A.COM", "a.com:8080", "xa.com", ""}
+	genMethods   = []string{"GET", "POST", "PUT"}
+	genAddresses = []string{"10.1.1.1", "192.168.1.1"}
+)
+
+func (g routeGen) pick(l []string) string { return l[g.rng.Intn(len(l))] }
+
+func (g routeGen) path(maxDepth int) string {
+	var b strings.Builder
+	for d := g.rng.Intn(maxDepth + 1); d > 0; d-- {
+		b.WriteString("/" + g.pick(genSegs))
+	}
+	if b.Len() == 0 || g.rng.Intn(4) == 0 {
+		b.WriteString("/")
+	}
+	return b.String()
+}
+
+func (g routeGen) uri() string {
+	u := g.path(3)
+	switch g.rng.Intn(8) {
+	case 0:
+		u += "*"
+	case 1:
+		u = strings.TrimSuffix(u, "/") + "/*"
+	case 2:
+		u = strings.TrimSuffix(u, "/") + "/*rest"
+	case 3:
+		u = strings.TrimSuffix(u, "/") + "/:id"
+	case 4:
+		u = "*"
+	}
+	return u
+}
+
+func (g routeGen) route(id string) Route {
+	rng := g.rng
+	r := rt(id, g.uri())
+	if rng.Intn(5) == 0 {
+		r.URIs = append(r.URIs, g.uri())
+	}
+	if rng.Intn(2) == 0 {
+		r.Hosts = []string{g.pick(genHostPool)}
+		if rng.Intn(3) == 0 {
+			r.Hosts = append(r.Hosts, g.pick(genHostPool))
+		}
+	}
+	if rng.Intn(3) == 0 {
+		r.Methods = []string{g.pick(genMethods)}
+	}
+	r.Priority = rng.Intn(3) - 1
+	if rng.Intn(10) == 0 {
+		r = r.status(0)
+	}
+	if rng.Intn(6) == 0 {
+		r.Vars = []any{[]any{"arg_k", "==", "1"}}
+	}
+	if rng.Intn(8) == 0 {
+		r.RemoteAddrs = []string{"10.0.0.0/8"}
+	}
+	return r
+}
+
+func (g routeGen) request() rq {
+	h := g.pick(genReqHosts)
+	q := rq{method: g.pick(genMethods), host: h, hostHeader: h, path: g.path(4), addr: g.pick(genAddresses)}
+	if g.rng.Intn(2) == 0 {
+		q.vars = map[string]string{"arg_k": g.pick([]string{"1", "2"})}
+	}
+	return q
+}
+
+// agrees checks router against the reference on n generated requests and
+// reports how many matched.
+func agrees(t *testing.T, g routeGen, mode Mode, router *Router, routes []Route, n int) int {
+	t.Helper()
+	matched := 0
+	for k := 0; k < n; k++ {
+		q := g.request()
+		req := q.request()
+		wantID, wantPs := refMatch(t, mode, routes, req)
+		m, ok := router.Match(req)
+		gotID := ""
+		if ok {
+			gotID = m.Route.ID
+			matched++
+		}
+		if gotID != wantID || !reflect.DeepEqual(m.Params, wantPs) {
+			for _, r := range routes {
+				t.Logf("%+v", r)
+			}
+			t.Fatalf("%s %+v: got %q %v, reference %q %v", mode, q, gotID, m.Params, wantID, wantPs)
+		}
+	}
+	return matched
+}
+
 func TestAgainstReference(t *testing.T) {
-	rng := rand.New(rand.NewSource(42))
-	segs := []string{"a", "b", "ab", ":x", "c", "a.b"}
-	pick := func(l []string) string { return l[rng.Intn(len(l))] }
-	genPath := func(maxDepth int) string {
-		var b strings.Builder
-		for d := rng.Intn(maxDepth + 1); d > 0; d-- {
-			b.WriteString("/" + pick(segs))
-		}
-		if b.Len() == 0 || rng.Intn(4) == 0 {
-			b.WriteString("/")
-		}
-		return b.String()
-	}
-	genURI := func() string {
-		u := genPath(3)
-		switch rng.Intn(8) {
-		case 0:
-			u += "*"
-		case 1:
-			u = strings.TrimSuffix(u, "/") + "/*"
-		case 2:
-			u = strings.TrimSuffix(u, "/") + "/*rest"
-		case 3:
-			u = strings.TrimSuffix(u, "/") + "/:id"
-		case 4:
-			u = "*"
-		}
-		return u
-	}
-	hostPool := []string{"a.com", "b.a.com", "*.a.com", "*a.com", "*", "c.b.a.com", "*.b.a.com", "a.com:8080", "*.com", "Z.com"}
-	reqHosts := []string{"a.com", "b.a.com", "c.b.a.com", "x.b.a.com", "z.com", "A.COM", "a.com:8080", "xa.com", ""}
-	methods := []string{"GET", "POST", "PUT"}
+	g := routeGen{rand.New(rand.NewSource(42))}
 	total, matched := 0, 0
 	for round := 0; round < 400; round++ {
 		var routes []Route
-		for i := rng.Intn(30) + 1; i > 0; i-- {
-			r := rt(fmt.Sprint("r", len(routes)), genURI())
-			if rng.Intn(5) == 0 {
-				r.URIs = append(r.URIs, genURI())
-			}
-			if rng.Intn(2) == 0 {
-				r.Hosts = []string{pick(hostPool)}
-				if rng.Intn(3) == 0 {
-					r.Hosts = append(r.Hosts, pick(hostPool))
-				}
-			}
-			if rng.Intn(3) == 0 {
-				r.Methods = []string{pick(methods)}
-			}
-			r.Priority = rng.Intn(3) - 1
-			if rng.Intn(10) == 0 {
-				r = r.status(0)
-			}
-			if rng.Intn(6) == 0 {
-				r.Vars = []any{[]any{"arg_k", "==", "1"}}
-			}
-			if rng.Intn(8) == 0 {
-				r.RemoteAddrs = []string{"10.0.0.0/8"}
-			}
-			routes = append(routes, r)
+		for i := g.rng.Intn(30) + 1; i > 0; i-- {
+			routes = append(routes, g.route(fmt.Sprint("r", len(routes))))
 		}
 		for _, mode := range allModes {
-			router := mustBuild(t, mode, routes...)
-			for k := 0; k < 60; k++ {
-				h := pick(reqHosts)
-				q := rq{method: pick(methods), host: h, hostHeader: h, path: genPath(4), addr: pick([]string{"10.1.1.1", "192.168.1.1"})}
-				if rng.Intn(2) == 0 {
-					q.vars = map[string]string{"arg_k": pick([]string{"1", "2"})}
-				}
-				req := q.request()
-				wantID, wantPs := refMatch(t, mode, routes, req)
-				m, ok := router.Match(req)
-				gotID := ""
-				if ok {
-					gotID = m.Route.ID
-					matched++
-				}
-				total++
-				if gotID != wantID || !reflect.DeepEqual(m.Params, wantPs) {
-					for _, r := range routes {
-						t.Logf("%+v", r)
-					}
-					t.Fatalf("%s %+v: got %q %v, reference %q %v", mode, q, gotID, m.Params, wantID, wantPs)
-				}
-			}
+			matched += agrees(t, g, mode, mustBuild(t, mode, routes...), routes, 60)
+			total += 60
 		}
 	}
 	if matched < total/5 {

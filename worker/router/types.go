@@ -17,7 +17,7 @@ const (
 // Route is what matching needs from an APISIX route (after the caller
 // merged service hosts into it when the route has none).
 type Route struct {
-	ID          string
+	ID          string   // unique in a table; breaks full precedence ties
 	URIs        []string // uri / uris
 	Hosts       []string // host / hosts (lower-cased by Build); empty = host-less
 	Methods     []string
