@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,12 +26,12 @@ import (
 const cacheFormat = "portico-config-snapshot/1"
 
 // cacheFile is the last-good snapshot on disk. Values are the raw etcd
-// bytes (base64 in JSON), so the hash can be recomputed exactly.
+// bytes (base64 in JSON), so the checksum can be recomputed exactly.
 type cacheFile struct {
 	Format   string      `json:"format"`
 	Prefix   string      `json:"prefix"`
 	Revision int64       `json:"revision"`
-	Hash     string      `json:"hash"`
+	Hash     string      `json:"hash"` // checksum(Items), not the snapshot's Hash
 	Items    []cacheItem `json:"items"`
 }
 
@@ -51,7 +55,9 @@ func (s *Store) loadCache() {
 		return
 	}
 	items := make(map[string]map[string]*Item)
+	var onDisk digest // the snapshot hash of the file's content, all of it
 	for _, ci := range cf.Items {
+		onDisk.add(itemDigest(ci.Kind, ci.ID, ci.Value))
 		key := s.keyPrefix + ci.Kind
 		if ci.ID != "" {
 			key += "/" + ci.ID
@@ -67,13 +73,13 @@ func (s *Store) loadCache() {
 	}
 	snap := newSnapshot(items, cf.Revision, true)
 	s.cur.Store(snap)
-	s.cache.written = cf.Hash
+	s.cache.written = onDisk.String()
 	s.log.Info().Str("file", s.opts.CacheFile).Int64(logx.FieldRevision, snap.Revision).
 		Str(logx.FieldConfigHash, snap.Hash).Int("items", snap.Len()).Msg("config cache loaded")
 }
 
-// readCacheFile reads and checks the file: format, prefix and the hash over
-// its items.
+// readCacheFile reads and checks the file: format, prefix and the checksum
+// over its items.
 func readCacheFile(path, prefix string) (*cacheFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -89,27 +95,49 @@ func readCacheFile(path, prefix string) (*cacheFile, error) {
 	if cf.Prefix != prefix {
 		return nil, fmt.Errorf("%s: written for prefix %q, not %q", path, cf.Prefix, prefix)
 	}
-	items := make(map[string]map[string]*Item)
+	seen := make(map[[2]string]bool, len(cf.Items))
 	for _, ci := range cf.Items {
-		if items[ci.Kind] == nil {
-			items[ci.Kind] = make(map[string]*Item)
-		}
-		if _, dup := items[ci.Kind][ci.ID]; dup {
+		if seen[[2]string{ci.Kind, ci.ID}] {
 			return nil, fmt.Errorf("%s: item %s/%s listed twice", path, ci.Kind, ci.ID)
 		}
-		items[ci.Kind][ci.ID] = &Item{Raw: ci.Value}
+		seen[[2]string{ci.Kind, ci.ID}] = true
 	}
-	if h := hashItems(items); h != cf.Hash {
+	if h := checksum(cf.Items); h != cf.Hash {
 		return nil, fmt.Errorf("%s: content hash %s does not match recorded %s", path, h, cf.Hash)
 	}
 	return &cf, nil
+}
+
+// checksum is the file's integrity check (see the package doc). It is the
+// content hash of earlier versions, kept so that files they wrote are read
+// (an upgrade while etcd is down serves the cache) and the reverse.
+func checksum(items []cacheItem) string {
+	sorted := slices.SortedFunc(slices.Values(items), func(a, b cacheItem) int {
+		if c := strings.Compare(a.Kind, b.Kind); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	h := sha256.New()
+	var buf []byte
+	for _, it := range sorted {
+		buf = buf[:0]
+		for _, f := range []string{it.Kind, it.ID} {
+			buf = binary.BigEndian.AppendUint64(buf, uint64(len(f)))
+			buf = append(buf, f...)
+		}
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(it.Value)))
+		h.Write(buf)
+		h.Write(it.Value)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // writeCacheFile replaces path atomically with snap: a temporary file in
 // the same directory, mode 0600, fsync, rename, fsync of the directory.
 // Several workers may write the same path; each rename is atomic.
 func writeCacheFile(path, prefix string, snap *Snapshot) (err error) {
-	cf := cacheFile{Format: cacheFormat, Prefix: prefix, Revision: snap.Revision, Hash: snap.Hash,
+	cf := cacheFile{Format: cacheFormat, Prefix: prefix, Revision: snap.Revision,
 		Items: make([]cacheItem, 0, snap.Len())}
 	for _, kind := range slices.Sorted(maps.Keys(snap.Items)) {
 		m := snap.Items[kind]
@@ -118,6 +146,7 @@ func writeCacheFile(path, prefix string, snap *Snapshot) (err error) {
 			cf.Items = append(cf.Items, cacheItem{Kind: kind, ID: id, ModRevision: it.ModRevision, Value: it.Raw})
 		}
 	}
+	cf.Hash = checksum(cf.Items)
 	data, err := json.Marshal(&cf)
 	if err != nil {
 		return err
@@ -158,8 +187,12 @@ func writeCacheFile(path, prefix string, snap *Snapshot) (err error) {
 	return nil
 }
 
-// cacheWriter persists the newest offered snapshot at most once per
-// interval, off the store's goroutine, and once more when stopped.
+// cacheWriter persists the newest offered snapshot off the store's
+// goroutine: once the configuration has been quiet for interval (a burst of
+// changes is written once, after it, so writing never competes with the
+// builds of the burst), at the latest maxDelayFactor intervals after the
+// first unsaved change while changes keep coming, never twice within one
+// interval, and once more when stopped.
 type cacheWriter struct {
 	path, prefix string
 	interval     time.Duration
@@ -172,6 +205,10 @@ type cacheWriter struct {
 	written string // hash of the content on disk
 	failing bool
 }
+
+// maxDelayFactor bounds, in intervals, how stale the file gets while
+// changes never pause.
+const maxDelayFactor = 5
 
 func newCacheWriter(path, prefix string, interval time.Duration, log zerolog.Logger) *cacheWriter {
 	return &cacheWriter{path: path, prefix: prefix, interval: interval, log: log,
@@ -189,26 +226,33 @@ func (c *cacheWriter) offer(s *Snapshot) {
 
 func (c *cacheWriter) run(ctx context.Context) {
 	defer close(c.done)
-	var last time.Time
+	var last, unsaved time.Time // last write; first offer not written yet (zero: none)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			c.flush()
 			return
 		case <-c.kick:
-		}
-		if wait := c.interval - time.Since(last); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				c.flush()
-				return
-			case <-t.C:
+			now := time.Now()
+			if unsaved.IsZero() {
+				unsaved = now
 			}
-		}
-		if c.flush() {
-			last = time.Now()
+			at := now.Add(c.interval)
+			if latest := unsaved.Add(maxDelayFactor * c.interval); at.After(latest) {
+				at = latest
+			}
+			if earliest := last.Add(c.interval); at.Before(earliest) {
+				at = earliest
+			}
+			timer.Reset(time.Until(at))
+		case <-timer.C:
+			unsaved = time.Time{}
+			if c.flush() {
+				last = time.Now()
+			}
 		}
 	}
 }

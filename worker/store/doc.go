@@ -7,6 +7,10 @@
 //     a Snapshot, its Items maps and its Items are read-only once published.
 //     A new snapshot shares the maps of kinds that did not change with the
 //     previous one (copy on write).
+//   - Snapshot.Changed tells a consumer which items differ from an
+//     earlier snapshot: for consecutive publishes from the recorded
+//     changes (cost: their number), otherwise by comparing item pointers.
+//     This is what lets the data plane rebuild only what a change touched.
 //   - One goroutine (Run) owns the working state: the revision, the pending
 //     changes and the invalid-item log. Readers only do an atomic load.
 //   - The content is read at one revision (a paginated, linearizable Get
@@ -27,10 +31,15 @@
 //   - While etcd is unreachable the last snapshot keeps being served; the
 //     store retries with jittered exponential back-off and logs at most one
 //     line per back-off step, and no more than one per second.
-//   - Hash depends only on content: SHA-256 over the items sorted by kind,
-//     then id, each written as three length-prefixed fields (8-byte
-//     big-endian length, then bytes): kind, id, raw value. Equal content
-//     gives an equal hash on every worker, whatever its revision.
+//   - Hash depends only on content: every item has a SHA-256 digest over
+//     three length-prefixed fields (8-byte big-endian length, then bytes):
+//     kind, id, raw value; Hash is the sum of the digests modulo 2^256, as
+//     64 hex digits (all zeros when empty). Equal content gives an equal
+//     hash on every worker, whatever its revision or history, and a change
+//     updates it from the changed items alone (subtract the old digest,
+//     add the new one), so publishing one change never rehashes the rest.
+//     It tells converged workers apart; it is no defence against content
+//     crafted to collide.
 //
 // Defaults (Options fields of the same name):
 //   - BackoffInitial 100ms, BackoffMax 2s, doubling, "equal jitter": each
@@ -47,8 +56,14 @@
 //     published at once; changes arriving within 100ms of the last build are
 //     coalesced into the next one (traefik providersThrottleDuration).
 //   - CacheInterval 1s: the last good snapshot is written to CacheFile
-//     (temp file, fsync, rename, mode 0600) at most once per CacheInterval,
-//     only when its Hash changed, and once more when Run returns.
+//     (temp file, fsync, rename, mode 0600) by its own goroutine once no
+//     new snapshot came for CacheInterval, so a burst of changes is written
+//     once after it instead of competing with its builds; while changes
+//     never pause, at the latest 5 CacheIntervals after the first unsaved
+//     one. Never twice within one CacheInterval, only when its Hash
+//     changed, and once more when Run returns. The file carries its own
+//     checksum, checked on load: SHA-256 over its items sorted by kind,
+//     then id, each as the three length-prefixed fields above.
 //   - PageSize 1000 keys per page of the listing (mirror.Syncer).
 //
 // Keys: PREFIX/<kind>/<id> is an item (id may contain '/'), PREFIX/<kind>

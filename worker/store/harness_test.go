@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -425,11 +426,9 @@ func expected(t testing.TB, cli *clientv3.Client, prefix string) (keys []string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	type triple struct {
-		kind, id string
-		raw      []byte
-	}
-	var ts []triple
+	// The documented hash, independently: the sum modulo 2^256 of one
+	// SHA-256 per item over length-prefixed kind, id and value.
+	sum := new(big.Int)
 	for _, kv := range resp.Kvs {
 		rel := strings.TrimPrefix(string(kv.Key), prefix+"/")
 		kind, id, slash := strings.Cut(rel, "/")
@@ -439,29 +438,20 @@ func expected(t testing.TB, cli *clientv3.Client, prefix string) (keys []string,
 		if _, err := testValidator(kind, id, kv.Value); err != nil {
 			continue
 		}
-		ts = append(ts, triple{kind, id, kv.Value})
+		h := sha256.New()
+		for _, f := range [][]byte{[]byte(kind), []byte(id), kv.Value} {
+			var n [8]byte
+			binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+			h.Write(n[:])
+			h.Write(f)
+		}
+		sum.Add(sum, new(big.Int).SetBytes(h.Sum(nil)))
 		keys = append(keys, rel)
 	}
-	sort.Slice(ts, func(i, j int) bool {
-		if ts[i].kind != ts[j].kind {
-			return ts[i].kind < ts[j].kind
-		}
-		return ts[i].id < ts[j].id
-	})
-	h := sha256.New()
-	field := func(b []byte) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	for _, tr := range ts {
-		field([]byte(tr.kind))
-		field([]byte(tr.id))
-		field(tr.raw)
-	}
+	var out [32]byte
+	sum.Mod(sum, new(big.Int).Lsh(big.NewInt(1), 256)).FillBytes(out[:])
 	sort.Strings(keys)
-	return keys, hex.EncodeToString(h.Sum(nil)), resp.Header.Revision
+	return keys, hex.EncodeToString(out[:]), resp.Header.Revision
 }
 
 // relKeys lists a snapshot's items as sorted "kind/id".

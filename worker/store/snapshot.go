@@ -1,11 +1,15 @@
 package store
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"maps"
+	"math/bits"
 	"slices"
+	"strings"
+	"sync/atomic"
 )
 
 // Item is one configuration object as read from etcd and validated.
@@ -25,7 +29,20 @@ type Snapshot struct {
 	Hash     string                      // see the package doc; independent of Revision
 	Items    map[string]map[string]*Item // kind -> id -> item
 	Stale    bool                        // not (yet) read from etcd: from CacheFile, or empty before the first read
+
+	sum digest // Hash as a number, so that a change updates it in O(1)
+
+	// Lineage, for Changed: seq names the content (a revision-only Apply
+	// keeps it); a snapshot made by Apply records the seq of the one it
+	// was applied to as base, and the items it changed.
+	seq, base uint64
+	changed   []itemKey
 }
+
+type itemKey struct{ kind, id string }
+
+// seqs numbers snapshot contents; 0 is never used.
+var seqs atomic.Uint64
 
 // Get returns the item kind/id, or nil.
 func (s *Snapshot) Get(kind, id string) *Item { return s.Items[kind][id] }
@@ -39,77 +56,163 @@ func (s *Snapshot) Len() int {
 	return n
 }
 
-// change is one pending key update: item nil deletes kind/id.
-type change struct {
-	kind, id string
-	item     *Item
+// Change is one item update: Item nil deletes Kind/ID.
+type Change struct {
+	Kind, ID string
+	Item     *Item
 }
 
-// newSnapshot hashes items, which it takes ownership of.
 // NewSnapshot builds a snapshot from items (for providers other than etcd,
-// such as the standalone file); the hash is computed as for etcd's.
+// such as the standalone file); the hash is computed as for etcd's. The
+// snapshot takes ownership of items.
 func NewSnapshot(items map[string]map[string]*Item, rev int64) *Snapshot {
 	return newSnapshot(items, rev, false)
 }
 
 func newSnapshot(items map[string]map[string]*Item, rev int64, stale bool) *Snapshot {
-	return &Snapshot{Revision: rev, Hash: hashItems(items), Items: items, Stale: stale}
+	sum := sumItems(items)
+	return &Snapshot{Revision: rev, Hash: sum.String(), Items: items, Stale: stale, sum: sum, seq: seqs.Add(1)}
 }
 
-// with returns the snapshot that results from applying changes at rev.
-// Kinds without changes share their map with s; s itself is not modified.
-// Without changes only the revision moves and the hash is reused.
-func (s *Snapshot) with(changes map[string]change, rev int64) *Snapshot {
+// Apply returns the snapshot that results from applying changes, in order,
+// at rev: the store publishes each batch of watch events this way, and a
+// provider other than etcd can too. Kinds without changes share their map
+// with s, unchanged items are shared, and s itself is not modified. The
+// hash is updated from the changed items alone. Without changes only the
+// revision moves.
+func (s *Snapshot) Apply(rev int64, changes ...Change) *Snapshot {
 	if len(changes) == 0 {
-		return &Snapshot{Revision: rev, Hash: s.Hash, Items: s.Items}
-	}
-	byKind := make(map[string][]change)
-	for _, c := range changes {
-		byKind[c.kind] = append(byKind[c.kind], c)
+		next := *s
+		next.Revision, next.Stale = rev, false
+		return &next
 	}
 	items := maps.Clone(s.Items)
 	if items == nil {
-		items = make(map[string]map[string]*Item, len(byKind))
+		items = make(map[string]map[string]*Item)
 	}
-	for kind, cs := range byKind {
-		m := make(map[string]*Item, len(s.Items[kind])+len(cs))
-		maps.Copy(m, s.Items[kind])
-		for _, c := range cs {
-			if c.item == nil {
-				delete(m, c.id)
-			} else {
-				m[c.id] = c.item
+	sum := s.sum
+	copied := make(map[string]bool) // kinds whose map is already this snapshot's own
+	keys := make([]itemKey, 0, len(changes))
+	for _, c := range changes {
+		m := items[c.Kind]
+		old := m[c.ID]
+		if old == c.Item {
+			continue // deleting an absent item, or no change at all
+		}
+		keys = append(keys, itemKey{c.Kind, c.ID})
+		if !copied[c.Kind] {
+			copied[c.Kind] = true
+			if m = maps.Clone(m); m == nil {
+				m = make(map[string]*Item)
 			}
+			items[c.Kind] = m
 		}
-		if len(m) == 0 {
+		if old != nil {
+			sum.sub(itemDigest(c.Kind, c.ID, old.Raw))
+		}
+		if c.Item == nil {
+			delete(m, c.ID)
+			continue
+		}
+		m[c.ID] = c.Item
+		sum.add(itemDigest(c.Kind, c.ID, c.Item.Raw))
+	}
+	for kind := range copied {
+		if len(items[kind]) == 0 {
 			delete(items, kind)
-		} else {
-			items[kind] = m
 		}
 	}
-	return newSnapshot(items, rev, false)
+	// Record each item once, and only if it ended up different (a put
+	// then a delete of a new item is no change).
+	slices.SortFunc(keys, func(a, b itemKey) int {
+		return cmp.Or(strings.Compare(a.kind, b.kind), strings.Compare(a.id, b.id))
+	})
+	keys = slices.Compact(keys)
+	keys = slices.DeleteFunc(keys, func(k itemKey) bool { return items[k.kind][k.id] == s.Get(k.kind, k.id) })
+	return &Snapshot{Revision: rev, Hash: sum.String(), Items: items, sum: sum,
+		seq: seqs.Add(1), base: s.seq, changed: keys}
 }
 
-// hashItems is the content hash described in the package doc.
-func hashItems(items map[string]map[string]*Item) string {
-	h := sha256.New()
-	var buf []byte
-	kinds := slices.Sorted(maps.Keys(items))
-	var ids []string
-	for _, kind := range kinds {
-		m := items[kind]
-		ids = append(ids[:0], slices.Collect(maps.Keys(m))...)
-		slices.Sort(ids)
-		for _, id := range ids {
-			it := m[id]
-			buf = binary.BigEndian.AppendUint64(buf[:0], uint64(len(kind)))
-			buf = append(buf, kind...)
-			buf = binary.BigEndian.AppendUint64(buf, uint64(len(id)))
-			buf = append(buf, id...)
-			buf = binary.BigEndian.AppendUint64(buf, uint64(len(it.Raw)))
-			h.Write(buf)
-			h.Write(it.Raw)
+// Changed calls fn with the id of every item of kind that differs between
+// prev and s: added, removed, or replaced by another *Item (so an equal
+// value put again with a new mod revision counts). A nil prev is empty.
+// When s is prev with one Apply (or only revision moves) this costs the
+// number of changes; otherwise both kinds' maps are compared.
+func (s *Snapshot) Changed(prev *Snapshot, kind string, fn func(id string)) {
+	switch {
+	case prev != nil && s.seq != 0 && s.seq == prev.seq:
+		return
+	case prev != nil && s.base != 0 && s.base == prev.seq:
+		for _, k := range s.changed {
+			if k.kind == kind {
+				fn(k.id)
+			}
+		}
+		return
+	}
+	var old map[string]*Item
+	if prev != nil {
+		old = prev.Items[kind]
+	}
+	cur := s.Items[kind]
+	for id, it := range cur {
+		if old[id] != it {
+			fn(id)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	for id := range old {
+		if _, ok := cur[id]; !ok {
+			fn(id)
+		}
+	}
 }
+
+// digest is a 256-bit unsigned number, big-endian: the SHA-256 of one item,
+// or the sum of several modulo 2^256 (see the package doc).
+type digest [32]byte
+
+// itemDigest hashes one item: kind, id and raw value, each as an 8-byte
+// big-endian length followed by its bytes.
+func itemDigest(kind, id string, raw []byte) digest {
+	h := sha256.New()
+	var n [8]byte
+	for _, f := range [][]byte{[]byte(kind), []byte(id), raw} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		h.Write(n[:])
+		h.Write(f)
+	}
+	var d digest
+	h.Sum(d[:0])
+	return d
+}
+
+// sumItems is the content hash of items as a number.
+func sumItems(items map[string]map[string]*Item) digest {
+	var sum digest
+	for kind, m := range items {
+		for id, it := range m {
+			sum.add(itemDigest(kind, id, it.Raw))
+		}
+	}
+	return sum
+}
+
+func (d *digest) add(x digest) {
+	var carry uint64
+	for i := 24; i >= 0; i -= 8 {
+		var v uint64
+		v, carry = bits.Add64(binary.BigEndian.Uint64(d[i:]), binary.BigEndian.Uint64(x[i:]), carry)
+		binary.BigEndian.PutUint64(d[i:], v)
+	}
+}
+
+func (d *digest) sub(x digest) {
+	var borrow uint64
+	for i := 24; i >= 0; i -= 8 {
+		var v uint64
+		v, borrow = bits.Sub64(binary.BigEndian.Uint64(d[i:]), binary.BigEndian.Uint64(x[i:]), borrow)
+		binary.BigEndian.PutUint64(d[i:], v)
+	}
+}
+
+func (d digest) String() string { return hex.EncodeToString(d[:]) }

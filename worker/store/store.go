@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -93,10 +95,10 @@ type Store struct {
 
 	// Owned by Run's goroutine.
 	cli        *clientv3.Client
-	rev        int64  // revision the working state reflects
-	clusterID  uint64 // cluster the working state was read from
-	pending    map[string]change
-	invalid    map[string]int64 // key -> mod revision already logged
+	rev        int64             // revision the working state reflects
+	clusterID  uint64            // cluster the working state was read from
+	pending    map[string]Change // by key
+	invalid    map[string]int64  // key -> mod revision already logged
 	lastBuild  time.Time
 	lastRelist time.Time
 	down       downState
@@ -141,7 +143,7 @@ func New(opts Options) (*Store, error) {
 		log:       opts.Log,
 		validate:  opts.Validate,
 		cli:       opts.Client,
-		pending:   make(map[string]change),
+		pending:   make(map[string]Change),
 		invalid:   make(map[string]int64),
 		relistReq: make(chan struct{}, 1),
 	}
@@ -323,7 +325,7 @@ func (s *Store) publish() {
 	if len(s.pending) == 0 && s.rev == prev.Revision {
 		return
 	}
-	next := prev.with(s.pending, s.rev)
+	next := prev.Apply(s.rev, slices.Collect(maps.Values(s.pending))...)
 	clear(s.pending)
 	s.install(next)
 }

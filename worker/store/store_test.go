@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -485,7 +487,7 @@ func TestCacheColdStart(t *testing.T) {
 	waitFor(t, 2*time.Second, "late route", func() bool { return a.Snapshot().Get("routes", "late") != nil })
 	waitFor(t, 5*time.Second, "cache file written", func() bool {
 		cf, err := readCacheFile(file, p)
-		return err == nil && cf.Hash == a.Snapshot().Hash
+		return err == nil && fileContentHash(cf) == a.Snapshot().Hash
 	})
 	fi, err := os.Stat(file)
 	if err != nil {
@@ -559,6 +561,51 @@ func TestCacheColdStart(t *testing.T) {
 		if s.Snapshot().Len() != 0 || logs.count("config cache unusable") != 1 {
 			t.Errorf("%s: %d items, log %v", name, s.Snapshot().Len(), logs.lines())
 		}
+	}
+}
+
+// fileContentHash is the snapshot hash of everything a cache file holds.
+func fileContentHash(cf *cacheFile) string {
+	var sum digest
+	for _, ci := range cf.Items {
+		sum.add(itemDigest(ci.Kind, ci.ID, ci.Value))
+	}
+	return sum.String()
+}
+
+// goldenCache was written by the version before the snapshot hash became a
+// sum of item digests; its "hash" was then the snapshot hash.
+const goldenCache = `{"format":"portico-config-snapshot/1","prefix":"/t-golden","revision":9,` +
+	`"hash":"52f97c3fa0a268845ae32ebdd1971b7fdcd496b1c475d96d4b838d335256a751","items":[` +
+	`{"kind":"routes","id":"1","mod_revision":5,"value":"eyJ1cmkiOiIvMSJ9"},` +
+	`{"kind":"routes","id":"2","mod_revision":6,"value":"eyJ1cmkiOiIvMiJ9"},` +
+	`{"kind":"upstreams","id":"u","mod_revision":7,"value":"eyJub2RlcyI6e319"}]}`
+
+// Cache files stay readable across the hash change, both ways: a file the
+// previous version wrote loads, and this version writes the same bytes for
+// the same content, so a downgrade reads its files too.
+func TestCacheFileCompatible(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cache.json")
+	if err := os.WriteFile(file, []byte(goldenCache), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuf
+	opts := fastOptions(&clientv3.Client{}, "/t-golden", &logs)
+	opts.CacheFile = file
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := s.Snapshot()
+	if !snap.Stale || snap.Revision != 9 || !slices.Equal(relKeys(snap), []string{"routes/1", "routes/2", "upstreams/u"}) {
+		t.Fatalf("loaded stale %v rev %d %v; log %v", snap.Stale, snap.Revision, relKeys(snap), logs.lines())
+	}
+	again := filepath.Join(t.TempDir(), "again.json")
+	if err := writeCacheFile(again, "/t-golden", &Snapshot{Revision: 9, Items: snap.Items}); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(again); string(data) != goldenCache {
+		t.Errorf("written:\n%s\nwant:\n%s", data, goldenCache)
 	}
 }
 
@@ -663,6 +710,7 @@ func TestParseKey(t *testing.T) {
 
 func TestHash(t *testing.T) {
 	item := func(raw string) *Item { return &Item{Raw: []byte(raw)} }
+	hash := func(items map[string]map[string]*Item) string { return sumItems(items).String() }
 	a := map[string]map[string]*Item{
 		"routes":    {"1": item(`{"a":1}`), "2": item(`{"b":2}`), "10": item(`{}`)},
 		"upstreams": {"u": item(`{"n":1}`)},
@@ -679,23 +727,27 @@ func TestHash(t *testing.T) {
 			b[kind][id] = &Item{Raw: append([]byte(nil), a[kind][id].Raw...), ModRevision: 99}
 		}
 	}
-	if hashItems(a) != hashItems(b) {
+	if hash(a) != hash(b) {
 		t.Error("equal content, different hash")
 	}
 	if newSnapshot(a, 1, false).Hash != newSnapshot(b, 7, false).Hash {
 		t.Error("hash depends on the revision")
 	}
 	b["routes"]["2"] = item(`{"b":3}`)
-	if hashItems(a) == hashItems(b) {
+	if hash(a) == hash(b) {
 		t.Error("different value, same hash")
 	}
-	// Field boundaries are unambiguous.
-	c := map[string]map[string]*Item{"routes": {"1": item(`x`)}}
-	d := map[string]map[string]*Item{"routes": {"1x": item(``)}}
-	if hashItems(c) == hashItems(d) {
-		t.Error("ambiguous encoding")
+	// Field boundaries are unambiguous, and an item counts under its kind.
+	for _, pair := range [][2]map[string]map[string]*Item{
+		{{"routes": {"1": item(`x`)}}, {"routes": {"1x": item(``)}}},
+		{{"routes": {"1": item(`x`)}}, {"upstreams": {"1": item(`x`)}}},
+		{{"routes": {"1": item(`x`), "2": item(`y`)}}, {"routes": {"1": item(`y`), "2": item(`x`)}}},
+	} {
+		if hash(pair[0]) == hash(pair[1]) {
+			t.Errorf("%v and %v hash alike", pair[0], pair[1])
+		}
 	}
-	if got := hashItems(nil); got != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
+	if got := hash(nil); got != strings.Repeat("0", 64) {
 		t.Errorf("empty hash %s", got)
 	}
 }
@@ -705,7 +757,7 @@ func TestSnapshotCopyOnWrite(t *testing.T) {
 	u1 := &Item{Kind: "upstreams", ID: "1", Raw: []byte(`u`)}
 	s0 := newSnapshot(map[string]map[string]*Item{"routes": {"1": r1}, "upstreams": {"1": u1}}, 5, false)
 	r2 := &Item{Kind: "routes", ID: "2", Raw: []byte(`2`)}
-	s1 := s0.with(map[string]change{"/p/routes/2": {"routes", "2", r2}, "/p/routes/1": {"routes", "1", nil}}, 6)
+	s1 := s0.Apply(6, Change{"routes", "2", r2}, Change{"routes", "1", nil})
 	if s0.Len() != 2 || s0.Get("routes", "1") != r1 || s0.Get("routes", "2") != nil {
 		t.Fatal("the old snapshot changed")
 	}
@@ -715,13 +767,60 @@ func TestSnapshotCopyOnWrite(t *testing.T) {
 	if fmt.Sprintf("%p", s1.Items["upstreams"]) != fmt.Sprintf("%p", s0.Items["upstreams"]) {
 		t.Error("an unchanged kind was copied")
 	}
-	s2 := s1.with(map[string]change{"/p/routes/2": {"routes", "2", nil}}, 7)
+	s2 := s1.Apply(7, Change{"routes", "2", nil})
 	if _, ok := s2.Items["routes"]; ok {
 		t.Error("empty kind kept")
 	}
-	s3 := s2.with(nil, 9)
+	s3 := s2.Apply(9)
 	if s3.Hash != s2.Hash || s3.Revision != 9 {
 		t.Error("revision-only publish changed the hash")
+	}
+}
+
+// The hash a change computes from the changed items alone equals the hash
+// of the resulting content computed from scratch, through adds, value
+// changes, deletes and kinds appearing and disappearing; and Changed, from
+// the recorded changes, reports what comparing the contents reports.
+func TestIncrementalHash(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	kinds := []string{"routes", "upstreams", "services"}
+	changed := func(next, prev *Snapshot, kind string) []string {
+		var ids []string
+		next.Changed(prev, kind, func(id string) { ids = append(ids, id) })
+		slices.Sort(ids)
+		return ids
+	}
+	snap := newSnapshot(nil, 1, false)
+	for step := range 300 {
+		var changes []Change
+		for range rng.IntN(4) + 1 {
+			kind := []string{"routes", "upstreams", "services"}[rng.IntN(3)]
+			id := fmt.Sprint(rng.IntN(8))
+			c := Change{Kind: kind, ID: id}
+			if rng.IntN(3) > 0 {
+				c.Item = &Item{Kind: kind, ID: id, Raw: []byte(fmt.Sprint(rng.IntN(5)))}
+			}
+			changes = append(changes, c) // the same item twice: the later wins
+		}
+		next := snap.Apply(int64(step+2), changes...)
+		scratch := newSnapshot(next.Items, 0, false) // no lineage: Changed compares
+		if next.Hash != scratch.Hash {
+			t.Fatalf("step %d: incremental hash %s, from scratch %s", step, next.Hash, scratch.Hash)
+		}
+		revOnly := next.Apply(int64(step + 3))
+		for _, kind := range kinds {
+			got, want := changed(revOnly, snap, kind), changed(scratch, snap, kind)
+			if !slices.Equal(got, want) {
+				t.Fatalf("step %d %s: Changed from the recorded changes %v, by comparison %v", step, kind, got, want)
+			}
+			if ids := changed(revOnly, next, kind); ids != nil {
+				t.Fatalf("step %d %s: revision-only publish changed %v", step, kind, ids)
+			}
+			if got, want := changed(next, nil, kind), slices.Sorted(maps.Keys(next.Items[kind])); !slices.Equal(got, want) {
+				t.Fatalf("step %d %s: Changed from nothing %v, want %v", step, kind, got, want)
+			}
+		}
+		snap = revOnly
 	}
 }
 

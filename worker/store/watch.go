@@ -165,7 +165,7 @@ func (s *Store) apply(wr clientv3.WatchResponse) error {
 				delete(s.invalid, key)
 			}
 			if next != prev {
-				s.pending[key] = change{kind: kind, id: id, item: next}
+				s.pending[key] = Change{Kind: kind, ID: id, Item: next}
 			}
 		}
 		s.rev = max(s.rev, rev)
@@ -176,7 +176,7 @@ func (s *Store) apply(wr clientv3.WatchResponse) error {
 // current is the item served for key once the pending changes are applied.
 func (s *Store) current(kind, id, key string) *Item {
 	if c, ok := s.pending[key]; ok {
-		return c.item
+		return c.Item
 	}
 	return s.cur.Load().Get(kind, id)
 }
