@@ -3,8 +3,9 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,7 +24,9 @@ type dataPlane struct {
 	router   *router.Router
 	revision int64
 	hash     string
-	skipped  error // routes left out because the router could not compile them
+	// skipped: routes this build left out because the router could not
+	// compile them (among those it compiled: each version is reported once)
+	skipped error
 }
 
 // target is a route resolved down to what serving it needs: the router's
@@ -42,111 +45,237 @@ const (
 	defaultIdleTimeout = 60 * time.Second
 )
 
-// pickers keeps one balancer per upstream version across snapshots, so
-// round-robin position, least_conn counts and ewma scores survive config
-// changes that do not touch that upstream.
-type pickers struct {
-	mu sync.Mutex
-	m  map[string]balancer.Picker // key: owner key + "#" + mod revision
+// builder is what one data-plane build leaves to the next, so that a config
+// change costs the routes it touches instead of the whole table: the
+// snapshot and router last built, how each route resolved, which routes
+// resolved through which service or upstream, and one balancer per upstream
+// version, so round-robin position, least_conn counts and ewma scores
+// survive changes that do not touch that upstream. Builds are serialized;
+// a failed build leaves it as it was.
+type builder struct {
+	mu     sync.Mutex
+	mode   router.Mode
+	last   *store.Snapshot // what router reflects; nil before the first build
+	router *router.Router
+	routes map[string]*resolved       // route id -> how it resolved in last
+	users  map[string]map[string]bool // "services/<id>" or "upstreams/<id>" -> ids of the routes that looked it up
+	// pickers: one balancer per version of an upstream, by the item that
+	// holds it (upstream, service or route). An unchanged item is the
+	// same *Item in every snapshot; a changed one, even with an equal
+	// mod revision (standalone files have none), is another.
+	pickers map[*store.Item]*sharedPicker
 }
 
-func (p *pickers) get(key string, cfg balancer.Config, live map[string]bool) (balancer.Picker, error) {
-	live[key] = true
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pk, ok := p.m[key]; ok {
-		return pk, nil
+// pickers is the builder under the name worker.go gives it (a field of
+// Worker, passed to every build); it is kept until worker.go is next edited.
+type pickers = builder
+
+// resolved is what a route's resolution holds on to.
+type resolved struct {
+	deps   []string    // users keys it looked up, present or not
+	picker *store.Item // pickers key it holds a reference to; nil = none
+}
+
+// sharedPicker is a balancer and the number of routes resolved to it.
+type sharedPicker struct {
+	balancer.Picker
+	refs int
+}
+
+const (
+	routesKind    = string(resource.Routes)
+	servicesKind  = string(resource.Services)
+	upstreamsKind = string(resource.Upstreams)
+)
+
+// buildDataPlane compiles snap, reusing what b built for the previous
+// snapshot: only routes that changed, or that resolved through a service or
+// upstream that changed, are resolved and compiled again, and the router is
+// updated rather than rebuilt. Invalid items never reach here (the store
+// validated them); a route whose references are missing still routes, and
+// answers with APISIX's status for that case. dataPlane.skipped reports the
+// routes this build left out because the router could not compile them.
+func buildDataPlane(snap *store.Snapshot, mode router.Mode, b *builder, table *health.Table) (*dataPlane, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.router == nil || b.mode != mode {
+		rtr, err := router.Build(mode, nil)
+		if err != nil {
+			return nil, fmt.Errorf("build router: %w", err)
+		}
+		b.mode, b.last, b.router = mode, nil, rtr
+		b.routes, b.users, b.pickers = map[string]*resolved{}, map[string]map[string]bool{}, map[*store.Item]*sharedPicker{}
+	}
+	todo := map[string]bool{}
+	snap.Changed(b.last, routesKind, func(id string) { todo[id] = true })
+	for _, kind := range []string{servicesKind, upstreamsKind} {
+		snap.Changed(b.last, kind, func(id string) {
+			for rid := range b.users[kind+"/"+id] {
+				todo[rid] = true
+			}
+		})
+	}
+	type change struct {
+		id   string
+		next *resolved // nil: the route is gone (deleted or disabled)
+	}
+	var (
+		changes []change
+		del     []string
+		add     []router.Route
+	)
+	for _, id := range slices.Sorted(maps.Keys(todo)) { // deterministic skipped list
+		item := snap.Get(routesKind, id)
+		rt, ok := routeValue(item)
+		if !ok {
+			changes = append(changes, change{id, nil})
+			del = append(del, id)
+			continue
+		}
+		r, res := b.compile(snap, item, rt, table)
+		changes = append(changes, change{id, res})
+		add = append(add, r)
+	}
+	rtr, skipped, err := b.update(del, add)
+	if err != nil {
+		for _, c := range changes {
+			if c.next != nil {
+				b.release(c.next.picker)
+			}
+		}
+		return nil, err
+	}
+	for _, c := range changes {
+		b.commit(c.id, c.next)
+	}
+	b.router, b.last = rtr, snap
+	return &dataPlane{router: rtr, revision: snap.Revision, hash: snap.Hash, skipped: skipped}, nil
+}
+
+// update applies the route changes to the router. One route the router
+// cannot compile (a regex RE2 does not support, say) must not hold back
+// every other change: the routes that fail on their own are left out (an
+// earlier version of theirs is removed too) and reported in skipped; err
+// means there is no router.
+func (b *builder) update(del []string, add []router.Route) (rtr *router.Router, skipped, err error) {
+	rtr, err = b.router.Update(del, add)
+	if err == nil {
+		return rtr, nil, nil
+	}
+	var kept []router.Route
+	var bad []error
+	for _, r := range add {
+		if _, err := router.Build(b.mode, []router.Route{r}); err != nil {
+			bad = append(bad, err)
+			del = append(del, r.ID)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	if rtr, err = b.router.Update(del, kept); err != nil {
+		return nil, nil, fmt.Errorf("build router: %w", err)
+	}
+	return rtr, errors.Join(bad...), nil
+}
+
+// commit records that route id now resolves as next (nil: gone), dropping
+// what its previous resolution held. next's balancer reference was taken
+// when it resolved, before the old one is released here, so a balancer in
+// use by both stays.
+func (b *builder) commit(id string, next *resolved) {
+	if old := b.routes[id]; old != nil {
+		b.release(old.picker)
+		for _, d := range old.deps {
+			delete(b.users[d], id)
+			if len(b.users[d]) == 0 {
+				delete(b.users, d)
+			}
+		}
+		delete(b.routes, id)
+	}
+	if next == nil {
+		return
+	}
+	b.routes[id] = next
+	for _, d := range next.deps {
+		if b.users[d] == nil {
+			b.users[d] = map[string]bool{}
+		}
+		b.users[d][id] = true
+	}
+}
+
+// acquire returns the balancer for key, creating it from cfg, and takes a
+// reference to it.
+func (b *builder) acquire(key *store.Item, cfg balancer.Config) (balancer.Picker, error) {
+	if sp := b.pickers[key]; sp != nil {
+		sp.refs++
+		return sp.Picker, nil
 	}
 	pk, err := balancer.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if p.m == nil {
-		p.m = map[string]balancer.Picker{}
-	}
-	p.m[key] = pk
+	b.pickers[key] = &sharedPicker{Picker: pk, refs: 1}
 	return pk, nil
 }
 
-// retain forgets pickers of upstream versions no longer in use.
-func (p *pickers) retain(live map[string]bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for k := range p.m {
-		if !live[k] {
-			delete(p.m, k)
+// release drops a reference taken by acquire; the last one forgets the
+// balancer.
+func (b *builder) release(key *store.Item) {
+	if sp := b.pickers[key]; sp != nil {
+		if sp.refs--; sp.refs == 0 {
+			delete(b.pickers, key)
 		}
 	}
 }
 
-// buildDataPlane compiles snap. Invalid items never reach here (the store
-// validated them); a route whose references are missing still routes, and
-// answers with APISIX's status for that case.
-func buildDataPlane(snap *store.Snapshot, mode router.Mode, pk *pickers, health *health.Table) (*dataPlane, error) {
-	live := map[string]bool{}
-	routes := make([]router.Route, 0, len(snap.Items[string(resource.Routes)]))
-	ids := make([]string, 0, len(snap.Items[string(resource.Routes)]))
-	for id := range snap.Items[string(resource.Routes)] {
-		ids = append(ids, id)
+// routeValue is the route item's value when the route takes part in
+// routing.
+func routeValue(item *store.Item) (*resource.Route, bool) {
+	if item == nil {
+		return nil, false
 	}
-	sort.Strings(ids) // deterministic build order for equal priorities
-	for _, id := range ids {
-		item := snap.Items[string(resource.Routes)][id]
-		rt, ok := item.Value.(*resource.Route)
-		if !ok || !rt.Enabled() {
-			continue
-		}
-		r := router.Route{
-			ID:          id,
-			URIs:        rt.URIs,
-			Hosts:       rt.Hosts,
-			Methods:     rt.Methods,
-			RemoteAddrs: rt.RemoteAddrs,
-			Vars:        rt.Vars,
-			Priority:    rt.Priority,
-			Status:      rt.Status,
-		}
-		if rt.URI != "" {
-			r.URIs = []string{rt.URI}
-		}
-		if rt.Host != "" {
-			r.Hosts = []string{rt.Host}
-		}
-		if rt.RemoteAddr != "" {
-			r.RemoteAddrs = []string{rt.RemoteAddr}
-		}
-		r.Value = resolve(snap, item, rt, &r, pk, live, health)
-		routes = append(routes, r)
-	}
-	pk.retain(live)
-	rtr, err := router.Build(mode, routes)
-	if err != nil {
-		// One route the router cannot compile (a regex RE2 does not
-		// support, say) must not hold back every other change: leave out
-		// the routes that fail on their own, and report them.
-		var kept []router.Route
-		var bad []error
-		for _, r := range routes {
-			if _, err := router.Build(mode, []router.Route{r}); err != nil {
-				bad = append(bad, err)
-				continue
-			}
-			kept = append(kept, r)
-		}
-		if rtr, err = router.Build(mode, kept); err != nil {
-			return nil, fmt.Errorf("build router: %w", err)
-		}
-		return &dataPlane{router: rtr, revision: snap.Revision, hash: snap.Hash, skipped: errors.Join(bad...)}, nil
-	}
-	return &dataPlane{router: rtr, revision: snap.Revision, hash: snap.Hash}, nil
+	rt, ok := item.Value.(*resource.Route)
+	return rt, ok && rt.Enabled()
 }
 
-// resolve follows route -> service -> upstream (spec 4.5 and 5).
-func resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *router.Route, pk *pickers, live map[string]bool, table *health.Table) *target {
+// compile turns one route into the router's input, resolved down to its
+// upstream (spec 4.5 and 5).
+func (b *builder) compile(snap *store.Snapshot, item *store.Item, rt *resource.Route, table *health.Table) (router.Route, *resolved) {
+	r := router.Route{
+		ID:          item.ID,
+		URIs:        rt.URIs,
+		Hosts:       rt.Hosts,
+		Methods:     rt.Methods,
+		RemoteAddrs: rt.RemoteAddrs,
+		Vars:        rt.Vars,
+		Priority:    rt.Priority,
+		Status:      rt.Status,
+	}
+	if rt.URI != "" {
+		r.URIs = []string{rt.URI}
+	}
+	if rt.Host != "" {
+		r.Hosts = []string{rt.Host}
+	}
+	if rt.RemoteAddr != "" {
+		r.RemoteAddrs = []string{rt.RemoteAddr}
+	}
+	res := &resolved{}
+	r.Value = b.resolve(snap, item, rt, &r, res, table)
+	return r, res
+}
+
+// resolve follows route -> service -> upstream (spec 4.5 and 5), noting in
+// res every service and upstream it looks up and the balancer it takes.
+func (b *builder) resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *router.Route, res *resolved, table *health.Table) *target {
 	t := &target{}
 	var svc *resource.Service
 	if rt.ServiceID != nil {
-		si := snap.Get(string(resource.Services), resource.IDString(rt.ServiceID))
+		sid := resource.IDString(rt.ServiceID)
+		res.deps = append(res.deps, servicesKind+"/"+sid)
+		si := snap.Get(servicesKind, sid)
 		if si == nil {
 			t.status = http.StatusNotFound
 			return t
@@ -157,22 +286,23 @@ func resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *rout
 		}
 	}
 	// ownerItem holds the upstream: its key names the upstream for health
-	// state, and with its revision for the balancer's state.
+	// state, and the item itself (this version of it) the balancer's.
 	up, ownerItem := rt.Upstream, item
 	upID := rt.UpstreamID
 	if up == nil && upID == nil && svc != nil {
 		up, upID = svc.Upstream, svc.UpstreamID
-		ownerItem = snap.Get(string(resource.Services), resource.IDString(rt.ServiceID))
+		ownerItem = snap.Get(servicesKind, resource.IDString(rt.ServiceID))
 	}
 	if up == nil && upID != nil {
-		ui := snap.Get(string(resource.Upstreams), resource.IDString(upID))
+		uid := resource.IDString(upID)
+		res.deps = append(res.deps, upstreamsKind+"/"+uid)
+		ui := snap.Get(upstreamsKind, uid)
 		if ui == nil {
 			t.status = http.StatusBadGateway
 			return t
 		}
 		up, ownerItem = ui.Value.(*resource.Upstream), ui
 	}
-	owner := ownerItem.Key + "#" + fmt.Sprint(ownerItem.ModRevision)
 	if up == nil {
 		t.status = http.StatusServiceUnavailable
 		return t
@@ -190,11 +320,12 @@ func resolve(snap *store.Snapshot, item *store.Item, rt *resource.Route, r *rout
 		}
 		cfg.Nodes = append(cfg.Nodes, balancer.Node{Host: n.Host, Port: port, Weight: n.Weight, Priority: n.Priority})
 	}
-	picker, err := pk.get(owner, cfg, live)
+	picker, err := b.acquire(ownerItem, cfg)
 	if err != nil {
 		t.status = http.StatusServiceUnavailable
 		return t
 	}
+	res.picker = ownerItem
 	timeout := rt.Timeout // route, then upstream, then nginx's 60 s
 	if timeout == nil {
 		timeout = d.Timeout
