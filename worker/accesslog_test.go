@@ -246,3 +246,13 @@ func BenchmarkAccessLogLine(b *testing.B) {
 		l.write(e)
 	}
 }
+
+// The log wrapper passes flushes (streamed responses) through to the server.
+func TestStatusWriterFlushes(t *testing.T) {
+	rec := httptest.NewRecorder()
+	sw := &statusWriter{ResponseWriter: rec}
+	sw.Write([]byte("event"))
+	if err := http.NewResponseController(sw).Flush(); err != nil || !rec.Flushed {
+		t.Errorf("flush through the log wrapper: %v, flushed %v", err, rec.Flushed)
+	}
+}

@@ -11,9 +11,30 @@ import (
 
 // reqVars answers nginx/APISIX variable lookups ($remote_addr, $arg_x,
 // $http_x, $cookie_x, $uri_param_x, ...) for route `vars` and chash keys.
+// They are recycled: one serves one request at a time, and nothing may keep
+// it (or lookup) once the request is served.
 type reqVars struct {
 	r      *http.Request
-	params map[string]string // uri_param_<name> from parameter routes
+	params map[string]string           // uri_param_<name> from parameter routes
+	lookup func(string) (string, bool) // get, bound once: a method value per request allocates
+}
+
+var varsPool = sync.Pool{New: func() any {
+	v := &reqVars{}
+	v.lookup = v.get
+	return v
+}}
+
+// newReqVars returns the variables of r; release gives them back.
+func newReqVars(r *http.Request) *reqVars {
+	v := varsPool.Get().(*reqVars)
+	v.r = r
+	return v
+}
+
+func (v *reqVars) release() {
+	v.r, v.params = nil, nil
+	varsPool.Put(v)
 }
 
 // headerKeys caches $http_x_foo -> "X-Foo": variable names come from the

@@ -234,9 +234,10 @@ func (w *Worker) nodeHandler(port string) http.Handler {
 			proxy.WriteError(rw, http.StatusBadRequest)
 			return
 		}
-		vars := &reqVars{r: r}
+		vars := newReqVars(r)
+		defer vars.release()
 		addr, _ := netip.ParseAddrPort(r.RemoteAddr)
-		req := router.Request{Method: r.Method, Host: hostOf(r.Host), HostHeader: r.Host, Path: path, RemoteAddr: addr.Addr().Unmap(), Var: vars.get}
+		req := router.Request{Method: r.Method, Host: hostOf(r.Host), HostHeader: r.Host, Path: path, RemoteAddr: addr.Addr().Unmap(), Var: vars.lookup}
 		m, ok := w.dp.Load().router.Match(&req)
 		if !ok {
 			h["Content-Type"] = jsonContentType

@@ -34,6 +34,7 @@ var (
 	threads  = flag.Int("t", 2, "wrk threads")
 	workers  = flag.Int("workers", 2, "portico worker processes (and nginx worker_processes)")
 	pin      = flag.Bool("pin", true, "pin with taskset: the gateway under test (Portico or nginx) on CPU 0, wrk and the upstream on the others")
+	only     = flag.String("only", "", `"proxy": only the proxy rows (upstream direct, Portico 1 route, nginx proxy), for quick comparisons`)
 )
 
 // pinned runs name on the given CPU list when pinning is on and possible.
@@ -65,6 +66,10 @@ func main() {
 		numCPU(), *threads, *conns, *duration, *workers, *pin, gatewayCPUs(), otherCPUs())
 	gw := startPortico()
 	defer gw.stop()
+	if *only == "proxy" {
+		proxyOnly(gw)
+		return
+	}
 
 	steady := runWrk(gw.url)
 	report("portico 404, keep-alive", steady)
@@ -116,6 +121,28 @@ func main() {
 	} else {
 		fmt.Println("\nnginx not installed: no ratio")
 	}
+}
+
+// proxyOnly measures the upstream directly, through Portico with one route
+// and through nginx, and prints the ratio.
+func proxyOnly(gw *portico) {
+	upstream := startUpstream()
+	defer upstream.stop()
+	report("upstream direct", runWrk(upstream.url))
+	upAddr := strings.TrimPrefix(strings.TrimSuffix(upstream.url, "/bench"), "http://")
+	putRoute(gw, upAddr)
+	viaPortico := runWrk(gw.url)
+	report("portico proxy, 1 route", viaPortico)
+	nginxBin, err := exec.LookPath("nginx")
+	if err != nil {
+		fmt.Println("\nnginx not installed: no ratio")
+		return
+	}
+	ng := startNginx(nginxBin, upAddr)
+	defer ng.stop()
+	nproxy := runWrk(ng.url + "bench")
+	report("nginx proxy (keep-alive upstream)", nproxy)
+	fmt.Printf("\nratio portico/nginx: proxy %.2f\n", viaPortico.rps/nproxy.rps)
 }
 
 // startUpstream serves a small 200 from nginx when installed (so the

@@ -24,7 +24,7 @@ func upstream(t *testing.T, h http.HandlerFunc) Node {
 	return nodeOf(t, srv.Listener.Addr().String())
 }
 
-func nodeOf(t *testing.T, addr string) Node {
+func nodeOf(t testing.TB, addr string) Node {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestPassHost(t *testing.T) {
 	defer p.Close()
 	for _, tc := range []struct{ mode, upHost, want string }{
 		{"pass", "", "client.test"},
-		{"node", "", n.addr()},
+		{"node", "", net.JoinHostPort(n.Host, strconv.Itoa(n.Port))},
 		{"rewrite", "rewritten.test", "rewritten.test"},
 	} {
 		up := basicUpstream(n)
@@ -137,11 +137,14 @@ func TestPassHost(t *testing.T) {
 		}
 	}
 	// node with the scheme's standard port drops the port.
-	if h := hostFor(&Upstream{PassHost: "node", Pool: Pool{Scheme: "http"}}, "x", Node{Host: "svc.local", Port: 80}); h != "svc.local" {
-		t.Errorf("node on :80 = %q", h)
-	}
-	if h := hostFor(&Upstream{PassHost: "node", Pool: Pool{Scheme: "https"}}, "x", Node{Host: "svc.local", Port: 443}); h != "svc.local" {
-		t.Errorf("node on :443 = %q", h)
+	for _, tc := range []struct {
+		scheme string
+		port   int
+	}{{"http", 80}, {"https", 443}} {
+		up := &Upstream{PassHost: "node", Pool: Pool{Scheme: tc.scheme}}
+		if h := hostFor(up, "x", p.pool(&up.Pool, Node{Host: "svc.local", Port: tc.port})); h != "svc.local" {
+			t.Errorf("node on :%d = %q", tc.port, h)
+		}
 	}
 }
 
