@@ -369,12 +369,16 @@ func (b *builder) resolve(snap *store.Snapshot, item *store.Item, rt *resource.R
 		healthy = func(n balancer.Node) bool { return table.Healthy(keys[nodeOnly(n)]) }
 	}
 	pu.Pick = func(data any, _ int, tried []proxy.Node) (proxy.Node, error) {
-		var tr balancer.Tried
+		vars := data.(*reqVars)
+		// The balancer's arguments live in the (pooled) vars: built here,
+		// they would be allocated on every request.
+		tr := &vars.tried
+		*tr = balancer.Tried{}
 		for _, n := range tried {
 			tr.Add(balancer.Node{Host: n.Host, Port: n.Port})
 		}
-		vars := data.(*reqVars)
-		n, err := picker.Pick(&balancer.Request{Var: vars.get, RemoteAddr: vars.remoteAddr()}, &tr, healthy)
+		vars.pick = balancer.Request{Var: vars.lookup, RemoteAddr: vars.remoteAddr()}
+		n, err := picker.Pick(&vars.pick, tr, healthy)
 		return proxy.Node{Host: n.Host, Port: n.Port}, err
 	}
 	pu.Done = func(n proxy.Node, took time.Duration, failed bool) {

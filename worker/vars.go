@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/portico-gw/portico/worker/balancer"
 )
 
 // reqVars answers nginx/APISIX variable lookups ($remote_addr, $arg_x,
@@ -17,6 +19,10 @@ type reqVars struct {
 	r      *http.Request
 	params map[string]string           // uri_param_<name> from parameter routes
 	lookup func(string) (string, bool) // get, bound once: a method value per request allocates
+
+	// The balancer's arguments for this request (dataplane.go's Pick).
+	pick  balancer.Request
+	tried balancer.Tried
 }
 
 var varsPool = sync.Pool{New: func() any {
@@ -34,6 +40,7 @@ func newReqVars(r *http.Request) *reqVars {
 
 func (v *reqVars) release() {
 	v.r, v.params = nil, nil
+	v.pick, v.tried = balancer.Request{}, balancer.Tried{}
 	varsPool.Put(v)
 }
 
