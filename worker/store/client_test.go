@@ -139,6 +139,7 @@ func TestTLSAndAuth(t *testing.T) {
 	br.Cut()
 	scfg := cfg
 	scfg.Endpoints = []string{"https://" + br.Addr()}
+	scfg.DialTimeout = 3 * time.Second // fails within the wait below while cut
 	var logs logBuf
 	opts := fastOptions(nil, p, &logs)
 	opts.Dial = func(context.Context) (*clientv3.Client, error) { return NewClient(scfg) }
