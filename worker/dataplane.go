@@ -360,13 +360,29 @@ func (b *builder) resolve(snap *store.Snapshot, item *store.Item, rt *resource.R
 		pu.RetryTimeout = seconds(*d.RetryTimeout)
 	}
 	var healthy func(balancer.Node) bool
+	var passive func(n proxy.Node, status int, err error)
 	if table != nil && up.Checks != nil && up.Checks.Active != nil {
-		// Verdicts of the agent's active checks; keys computed once here.
+		// Verdicts of the agent's checks; keys computed once here.
 		keys := map[balancer.Node]int64{}
 		for _, n := range cfg.Nodes {
 			keys[nodeOnly(n)] = health.Key(ownerItem.Key, health.NodeID(n.Host, n.Port))
 		}
 		healthy = func(n balancer.Node) bool { return table.Healthy(keys[nodeOnly(n)]) }
+		if pass := health.NewPassive(d.Checks.Passive); pass != nil {
+			passive = func(n proxy.Node, status int, err error) {
+				key := keys[balancer.Node{Host: n.Host, Port: n.Port}]
+				switch {
+				case err == nil:
+					table.Report(key, pass, health.Status(status))
+				case proxy.IsResolveError(err):
+					// The name did not resolve: not the node's fault.
+				case proxy.IsTimeout(err):
+					table.Report(key, pass, health.Timeout)
+				default:
+					table.Report(key, pass, health.TCPFailure)
+				}
+			}
+		}
 	}
 	pu.Pick = func(data any, _ int, tried []proxy.Node) (proxy.Node, error) {
 		vars := data.(*reqVars)
@@ -381,8 +397,11 @@ func (b *builder) resolve(snap *store.Snapshot, item *store.Item, rt *resource.R
 		n, err := picker.Pick(&vars.pick, tr, healthy)
 		return proxy.Node{Host: n.Host, Port: n.Port}, err
 	}
-	pu.Done = func(n proxy.Node, took time.Duration, failed bool) {
-		picker.Done(balancer.Node{Host: n.Host, Port: n.Port}, took, failed)
+	pu.Done = func(n proxy.Node, took time.Duration, status int, err error) {
+		picker.Done(balancer.Node{Host: n.Host, Port: n.Port}, took, err != nil)
+		if passive != nil {
+			passive(n, status, err)
+		}
 	}
 	t.upstream = pu
 	return t

@@ -28,7 +28,7 @@ func (d *discardWriter) WriteHeader(int)             {}
 
 func benchWorker(accessLog io.Writer) *Worker {
 	rt := &tmpl.Runtime{HTTP: tmpl.HTTP{ServerTokens: true}}
-	w := &Worker{env: &child.Env{Runtime: rt, Log: zerolog.Nop(), AccessLog: accessLog}, proxy: proxy.New()}
+	w := &Worker{env: &child.Env{Runtime: rt, Log: zerolog.Nop(), AccessLog: accessLog}, proxy: proxy.New(nil)}
 	empty, err := router.Build(router.HostURI, nil)
 	if err != nil {
 		panic(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/portico-gw/portico/internal/logx"
 	"github.com/portico-gw/portico/ipc"
 	"github.com/portico-gw/portico/tmpl"
+	"github.com/portico-gw/portico/worker/dns"
 	"github.com/portico-gw/portico/worker/health"
 	"github.com/portico-gw/portico/worker/proxy"
 	"github.com/portico-gw/portico/worker/router"
@@ -55,10 +56,21 @@ type Worker struct {
 
 // New builds a worker from what the master handed over.
 func New(env *child.Env) (child.Service, error) {
-	w := &Worker{env: env, proxy: proxy.New(), mode: router.Mode(env.Runtime.Router), status: env.Zones[tmpl.StatusZone], stopped: make(chan struct{})}
 	rt := env.Runtime
+	// Domain nodes follow their records' TTL (or dns_resolver_valid). A
+	// resolver that cannot be built leaves IP literals and hosts-file names
+	// working, so the worker still serves.
+	resolver, err := dns.New(dns.ConfigFrom(rt.DNS))
+	if err != nil {
+		env.Log.Error().Err(err).Msg("dns resolver: domain upstream nodes will not resolve")
+	}
+	w := &Worker{env: env, proxy: proxy.New(resolver), mode: router.Mode(rt.Router), status: env.Zones[tmpl.StatusZone], stopped: make(chan struct{})}
 	if z := env.Zones[health.ZoneName]; z != nil {
 		w.health = health.NewTable(z)
+		if err := w.health.Err(); err != nil {
+			env.Log.Error().Err(err).Msg("health table unusable: health checks are off in this worker")
+			w.health = nil
+		}
 	}
 	if path := rt.TestOnly.WorkerExitFile; path != "" {
 		if data, err := os.ReadFile(path); err == nil {

@@ -67,3 +67,45 @@ func TestActiveHealthChecks(t *testing.T) {
 		return nil
 	})
 }
+
+// Passive checks: real traffic that fails marks a node unhealthy for every
+// worker, though its health endpoint still answers (it takes 254 good
+// probes to come back, longer than this test).
+func TestPassiveHealthChecks(t *testing.T) {
+	g := newGateway(t, 2)
+	g.Start()
+	var bHits atomic.Int64
+	mk := func(name string, hits *atomic.Int64) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/health" {
+				return
+			}
+			if hits != nil {
+				hits.Add(1)
+				w.WriteHeader(500)
+			}
+			fmt.Fprint(w, name)
+		}))
+		t.Cleanup(srv.Close)
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
+	a, b := mk("a", nil), mk("b", &bHits)
+	putKey(t, g, "/apisix/routes/pc", fmt.Sprintf(`{"uri":"/pc","upstream":{"nodes":{"%s":1,"%s":1},"retries":0,
+		"checks":{"active":{"http_path":"/health","healthy":{"interval":1,"successes":254}},
+		"passive":{"unhealthy":{"http_statuses":[500],"http_failures":3}}}}}`, a, b))
+	waitServed(t, g, "/pc")
+	// 3 failures (http_failures) across both workers: b is out.
+	eventually(t, 5*time.Second, func() error {
+		before := bHits.Load()
+		for i := 0; i < 20; i++ {
+			get(t, g, "/pc", "")
+		}
+		if n := bHits.Load() - before; n != 0 {
+			return fmt.Errorf("b still got %d of 20 requests", n)
+		}
+		return nil
+	})
+	if n := bHits.Load(); n > 20 {
+		t.Logf("b served %d failing requests before it was taken out", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,6 +183,21 @@ func (r *Resolver) Resolve(ctx context.Context, host string) (netip.Addr, error)
 	return r.entry(name).resolve(ctx, r)
 }
 
+// Current reports whether addr is still one of host's addresses, as
+// Resolve would pick from now (a stale answer counts). A connection dialled
+// to an address the name no longer has should not be reused.
+func (r *Resolver) Current(ctx context.Context, host string, addr netip.Addr) bool {
+	if a, ok := literal(host); ok {
+		return a == addr
+	}
+	name := strings.ToLower(host)
+	if h, ok := r.hosts[strings.TrimSuffix(name, ".")]; ok {
+		return h.v4 == addr || r.ipv6 && h.v6 == addr
+	}
+	a, _ := r.entry(name).answer(ctx, r)
+	return a != nil && slices.Contains(a.addrs, addr)
+}
+
 // literal parses an IP literal, possibly in brackets, without allocating.
 func literal(host string) (netip.Addr, bool) {
 	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
@@ -260,31 +276,36 @@ func (a *answer) pick() netip.Addr {
 }
 
 func (e *entry) resolve(ctx context.Context, r *Resolver) (netip.Addr, error) {
+	a, err := e.answer(ctx, r)
+	if a == nil || len(a.addrs) == 0 {
+		return netip.Addr{}, err
+	}
+	return a.pick(), err
+}
+
+// answer returns the answer to use now, starting a refresh when it is
+// due; a nil or empty answer means the name does not resolve (err says why).
+func (e *entry) answer(ctx context.Context, r *Resolver) (*answer, error) {
 	now := r.now()
 	a := e.cur.Load()
 	if a != nil {
 		switch {
-		case now.Before(a.fresh) && len(a.addrs) > 0:
-			return a.pick(), a.err
 		case now.Before(a.fresh):
-			return netip.Addr{}, a.err
+			return a, a.err
 		case len(a.addrs) > 0 && now.Before(a.stale):
 			if !now.Before(a.retry) {
 				e.start(r, a)
 			}
-			return a.pick(), a.err
+			return a, a.err
 		}
 	}
 	f := e.start(r, a)
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		return netip.Addr{}, fmt.Errorf("dns: %s: %w", e.name, ctx.Err())
+		return nil, fmt.Errorf("dns: %s: %w", e.name, ctx.Err())
 	}
-	if len(f.ans.addrs) == 0 {
-		return netip.Addr{}, f.ans.err
-	}
-	return f.ans.pick(), f.ans.err
+	return f.ans, f.ans.err
 }
 
 // closed is the done channel of a flight that had already landed: start

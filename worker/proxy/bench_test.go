@@ -54,7 +54,7 @@ func rawUpstream(tb testing.TB) Node {
 // the per-request cost of the proxy alone (no client-side server).
 func BenchmarkServe(b *testing.B) {
 	n := rawUpstream(b)
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	up := basicUpstream(n)
 	req := httptest.NewRequest("GET", "http://gw.test/bench?x=1", nil)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ const watchSlice = time.Second
 // each read must make progress within read, each write within send.
 type conn struct {
 	nc      net.Conn
+	addr    netip.Addr    // the address dialled
 	br      *bufio.Reader // set while in use; pooled while idle
 	reused  bool          // taken from the idle pool for this request
 	expires time.Time     // while idle: when the reaper closes it
@@ -71,7 +73,6 @@ func (c *conn) releaseReader() {
 		readers.Put(c.br)
 		c.br = nil
 	}
-	c.client = nil
 }
 
 func (c *conn) close() {

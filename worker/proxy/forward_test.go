@@ -97,12 +97,12 @@ func TestStaleKeepAliveConnectionIsReplaced(t *testing.T) {
 		// Keep-alive by HTTP/1.1 rules, then closed without notice.
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n%02d", n)
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	u := basicUpstream(up.node)
 	var failed atomic.Int32
-	u.Done = func(_ Node, _ time.Duration, f bool) {
-		if f {
+	u.Done = func(_ Node, _ time.Duration, _ int, err error) {
+		if err != nil {
 			failed.Add(1)
 		}
 	}
@@ -186,7 +186,7 @@ func TestResponseFramingAndReuse(t *testing.T) {
 			}
 		}
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	url := gateway(t, p, basicUpstream(up.node))
 
@@ -239,7 +239,7 @@ func TestInterimResponses(t *testing.T) {
 			"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"+
 			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	url := gateway(t, p, basicUpstream(up.node))
 	var interim []string
@@ -281,7 +281,7 @@ func TestHopByHopAndHiddenFields(t *testing.T) {
 			"Keep-Alive: timeout=5\r\nConnection: X-Private\r\nX-Private: secret\r\nX-Accel-Buffering: no\r\n"+
 			"x-lower-case: kept\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\n\r\n")
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	url := gateway(t, p, basicUpstream(up.node))
 	req, _ := http.NewRequest("GET", url+"/", nil)
@@ -336,7 +336,7 @@ func TestInvalidResponses(t *testing.T) {
 					io.WriteString(c, answer)
 				}
 			})
-			p := New()
+			p := New(nil)
 			defer p.Close()
 			resp, _ := get(t, gateway(t, p, basicUpstream(up.node, up.node)))
 			if resp.StatusCode != 502 || resp.Header.Get("X-APISIX-Upstream-Status") != "502" {
@@ -355,7 +355,7 @@ func TestChunkedRequestBody(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%v %d %s", r.TransferEncoding, len(b), b[len(b)-3:])
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	pr, pw := io.Pipe()
 	go func() {
@@ -383,7 +383,7 @@ func TestClientGoneClosesUpstream(t *testing.T) {
 		<-r.Context().Done() // the gateway closed the connection
 		close(upstreamDone)
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	up := basicUpstream(n)
 	up.Pool.Read = time.Minute
@@ -408,7 +408,7 @@ func TestEarlyResponseWhileBodyStreams(t *testing.T) {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		io.WriteString(w, "too big for me")
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	resp, body := rawPost(t, gateway(t, p, basicUpstream(n)), 4<<20)
 	if resp.StatusCode != 413 || body != "too big for me" {
@@ -449,7 +449,7 @@ func TestSendTimeout504(t *testing.T) {
 		<-stop
 	})
 	t.Cleanup(func() { close(stop) }) // runs before the upstream's cleanup
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	u := basicUpstream(up.node)
 	u.Pool.Send = 200 * time.Millisecond
@@ -482,7 +482,7 @@ func TestHTTPSUpstream(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	n := nodeOf(t, srv.Listener.Addr().String())
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	up := basicUpstream(n)
 	up.Pool.Scheme, up.Pool.SNI = "https", "api.internal"
@@ -521,7 +521,7 @@ func TestPoolSizeAndIdleTimeout(t *testing.T) {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	up := basicUpstream(nodeOf(t, srv.Listener.Addr().String()))
 	up.Pool.Size, up.Pool.IdleTimeout = 1, 300*time.Millisecond

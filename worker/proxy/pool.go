@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -34,9 +37,12 @@ type poolKey struct {
 
 // nodePool holds the idle keep-alive connections to one node.
 type nodePool struct {
-	key  poolKey
-	addr string      // host:port, what is dialled
-	tls  *tls.Config // nil for http
+	key      poolKey
+	hostport string // host:port as configured (the Host of pass_host node)
+	port     uint16
+	resolver Resolver    // nil: dial the host name as it is
+	byName   bool        // the host is a name the resolver follows
+	tls      *tls.Config // nil for http
 
 	mu     sync.Mutex
 	idle   []*conn // most recently used last: reuse takes from the end
@@ -54,7 +60,10 @@ func (px *Proxy) pool(p *Pool, n Node) *nodePool {
 	if np, ok := px.pools.Load(key); ok {
 		return np.(*nodePool)
 	}
-	np := &nodePool{key: key, addr: net.JoinHostPort(n.Host, strconv.Itoa(n.Port))}
+	np := &nodePool{key: key, hostport: net.JoinHostPort(n.Host, strconv.Itoa(n.Port)), port: uint16(n.Port), resolver: px.resolver}
+	if _, err := netip.ParseAddr(strings.Trim(n.Host, "[]")); err != nil && px.resolver != nil {
+		np.byName = true
+	}
 	if key.scheme == "https" {
 		name := key.sni
 		if name == "" {
@@ -72,8 +81,20 @@ func (px *Proxy) pool(p *Pool, n Node) *nodePool {
 	return actual.(*nodePool)
 }
 
-// get returns an idle connection, or nil when there is none.
+// get returns an idle connection, or nil when there is none. For a node
+// given by name, a connection to an address the name no longer has is
+// closed instead: a changed record moves traffic even under keep-alive.
 func (np *nodePool) get() *conn {
+	for {
+		c := np.pop()
+		if c == nil || !np.byName || np.current(c) {
+			return c
+		}
+		c.close()
+	}
+}
+
+func (np *nodePool) pop() *conn {
 	np.mu.Lock()
 	defer np.mu.Unlock()
 	if n := len(np.idle); n > 0 {
@@ -85,6 +106,16 @@ func (np *nodePool) get() *conn {
 	return nil
 }
 
+// resolveWait bounds the wait for a record that must be looked up again
+// before a pooled connection is judged; a stale answer does not wait.
+const resolveWait = time.Second
+
+func (np *nodePool) current(c *conn) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), resolveWait)
+	defer cancel()
+	return np.resolver.Current(ctx, np.key.node.Host, c.addr)
+}
+
 // put keeps c for reuse, evicting the least recently used connection when
 // size are already idle (nginx's keepalive cache), or closes it when
 // keep-alive is off.
@@ -94,6 +125,7 @@ func (np *nodePool) put(c *conn, size int, idleTimeout time.Duration) {
 		return
 	}
 	c.releaseReader()
+	c.client = nil // an idle connection keeps no request alive
 	c.expires = time.Now().Add(idleTimeout)
 	np.mu.Lock()
 	if np.closed {
@@ -172,10 +204,18 @@ func (np *nodePool) closeIdle() {
 // place a node's address is dialled, bounded by the connect timeout as
 // nginx bounds connect and TLS handshake by proxy_connect_timeout.
 func (np *nodePool) dial(timeout time.Duration) (*conn, error) {
+	addr, err := np.address(timeout)
+	if err != nil {
+		return nil, err
+	}
 	d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	nc, err := d.Dial("tcp", np.addr)
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, &dialError{err}
+	}
+	var dialled netip.Addr
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		dialled = ap.Addr()
 	}
 	if np.tls != nil {
 		tc := tls.Client(nc, np.tls)
@@ -184,13 +224,43 @@ func (np *nodePool) dial(timeout time.Duration) (*conn, error) {
 		}
 		if err := tc.Handshake(); err != nil {
 			nc.Close()
-			return nil, &dialError{fmt.Errorf("tls handshake with %s: %w", np.addr, err)}
+			return nil, &dialError{fmt.Errorf("tls handshake with %s: %w", addr, err)}
 		}
 		tc.SetDeadline(time.Time{})
 		nc = tc
 	}
-	return &conn{nc: nc}, nil
+	return &conn{nc: nc, addr: dialled}, nil
 }
+
+// address resolves the node (re-resolved as its records expire, by the
+// resolver) and returns what to dial. A stale answer is still dialled: an
+// address that worked beats none while the nameserver is away.
+func (np *nodePool) address(timeout time.Duration) (string, error) {
+	host := np.key.node.Host
+	if np.resolver == nil {
+		return net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(int(np.port))), nil
+	}
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	ip, err := np.resolver.Resolve(ctx, host)
+	if !ip.IsValid() {
+		return "", &dialError{&resolveError{host: host, err: err}}
+	}
+	return netip.AddrPortFrom(ip, np.port).String(), nil
+}
+
+// resolveError is a node whose name did not resolve.
+type resolveError struct {
+	host string
+	err  error
+}
+
+func (e *resolveError) Error() string { return fmt.Sprintf("resolve %s: %v", e.host, e.err) }
+func (e *resolveError) Unwrap() error { return e.err }
 
 // dialError marks a failure to connect: retryable, and a 502 (or 504 when
 // it timed out).

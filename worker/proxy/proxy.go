@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,22 +31,34 @@ type Upstream struct {
 	RetryTimeout time.Duration // 0 = unbounded
 	// Pick chooses the node for try number `try` (0-based); tried lists the
 	// nodes already tried by this request; data is what the caller passed
-	// to Serve for this request. Done reports a try's outcome.
+	// to Serve for this request. Done reports a try's outcome: status is
+	// the upstream's status, or 0 when the try failed with err (a
+	// connect error, a timeout: see IsTimeout, or an invalid response).
 	Pick func(data any, try int, tried []Node) (Node, error)
-	Done func(n Node, took time.Duration, failed bool)
+	Done func(n Node, took time.Duration, status int, err error)
 	// EnableWebsocket passes Upgrade requests through.
 	EnableWebsocket bool
 	// ShowStatus adds X-APISIX-Upstream-Status to every response, not only 5xx.
 	ShowStatus bool
 }
 
-// Proxy forwards requests. It is safe for concurrent use; one per worker.
-type Proxy struct {
-	pools sync.Map // poolKey -> *nodePool
+// Resolver turns a node's host into an address to dial. IP literals come
+// back as they are; a stale answer comes back with an error, and is used.
+type Resolver interface {
+	Resolve(ctx context.Context, host string) (netip.Addr, error)
+	// Current reports whether addr is still one of host's addresses.
+	Current(ctx context.Context, host string, addr netip.Addr) bool
 }
 
-// New returns a Proxy.
-func New() *Proxy { return &Proxy{} }
+// Proxy forwards requests. It is safe for concurrent use; one per worker.
+type Proxy struct {
+	pools    sync.Map // poolKey -> *nodePool
+	resolver Resolver
+}
+
+// New returns a Proxy that resolves domain nodes with r (nil: the system
+// resolver, at every new connection).
+func New(r Resolver) *Proxy { return &Proxy{resolver: r} }
 
 // Close drops idle upstream connections; connections in use are closed
 // when their request ends.
@@ -196,7 +209,11 @@ func (ex *exchange) proxy() error {
 // try is a connect error, a timeout (isTimeout) or an invalid response.
 func (ex *exchange) report(n Node, began time.Time, err error) {
 	if ex.up.Done != nil {
-		ex.up.Done(n, time.Since(began), err != nil)
+		status := 0
+		if err == nil {
+			status = ex.res.status
+		}
+		ex.up.Done(n, time.Since(began), status, err)
 	}
 }
 
@@ -372,6 +389,17 @@ func (ex *exchange) fail(err error) {
 	WriteError(ex.w, code)
 }
 
+// IsTimeout reports whether a try failed by a connect, send or read
+// timeout (a 504), as opposed to another failure (a 502).
+func IsTimeout(err error) bool { return isTimeout(err) }
+
+// IsResolveError reports whether a try failed before any connection: the
+// node's name did not resolve. The node itself is not at fault.
+func IsResolveError(err error) bool {
+	var re *resolveError
+	return errors.As(err, &re)
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)
@@ -385,7 +413,7 @@ func hostFor(up *Upstream, inHost string, np *nodePool) string {
 		if n.Port == 80 && up.Pool.Scheme == "http" || n.Port == 443 && up.Pool.Scheme == "https" {
 			return n.Host
 		}
-		return np.addr
+		return np.hostport
 	case "rewrite":
 		return up.UpstreamHost
 	default:

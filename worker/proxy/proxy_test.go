@@ -78,7 +78,7 @@ func TestForwardedHeadersPathAndHost(t *testing.T) {
 		got <- r.Clone(r.Context())
 		w.Write([]byte("ok"))
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	url := gateway(t, p, basicUpstream(n))
 	req, _ := http.NewRequest("GET", url+"/a%2Fb/../c?x=1&y=%20", nil)
@@ -116,7 +116,7 @@ func TestForwardedHeadersPathAndHost(t *testing.T) {
 func TestPassHost(t *testing.T) {
 	hosts := make(chan string, 1)
 	n := upstream(t, func(w http.ResponseWriter, r *http.Request) { hosts <- r.Host })
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	for _, tc := range []struct{ mode, upHost, want string }{
 		{"pass", "", "client.test"},
@@ -155,11 +155,11 @@ func TestRetryOnConnectErrorThenSuccess(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		w.Write(b)
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	var done []bool
 	up := basicUpstream(deadNode(t), good)
-	up.Done = func(_ Node, _ time.Duration, failed bool) { done = append(done, failed) }
+	up.Done = func(_ Node, _ time.Duration, _ int, err error) { done = append(done, err != nil) }
 	resp, err := http.Post(gateway(t, p, up)+"/", "text/plain", strings.NewReader("payload"))
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +175,7 @@ func TestRetryOnConnectErrorThenSuccess(t *testing.T) {
 }
 
 func TestAllNodesRefused502(t *testing.T) {
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	resp, err := http.Get(gateway(t, p, basicUpstream(deadNode(t), deadNode(t))) + "/")
 	if err != nil {
@@ -201,7 +201,7 @@ func TestReadTimeout504AndRetryTimeout(t *testing.T) {
 		}
 	}
 	a, b := upstream(t, slow), upstream(t, slow)
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	up := basicUpstream(a, b)
 	up.Pool.Read = 200 * time.Millisecond
@@ -239,7 +239,7 @@ func TestUpstream5xxIsNotRetriedAndIsMarked(t *testing.T) {
 		w.WriteHeader(503)
 		w.Write([]byte("busy"))
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	resp, err := http.Get(gateway(t, p, basicUpstream(bad, bad)) + "/")
 	if err != nil {
@@ -270,7 +270,7 @@ func TestWebSocketEcho(t *testing.T) {
 		brw.Flush()
 		io.Copy(conn, brw) // echo
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	for _, enabled := range []bool{true, false} {
 		up := basicUpstream(ws)
@@ -319,7 +319,7 @@ func TestLargeBodiesStreamWithBoundedMemory(t *testing.T) {
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		io.CopyN(w, rand.Reader, size)
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	url := gateway(t, p, basicUpstream(sink))
 
@@ -386,7 +386,7 @@ func TestStreamingResponseIsFlushed(t *testing.T) {
 		}
 		fmt.Fprint(w, "data: two\n\n")
 	})
-	p := New()
+	p := New(nil)
 	defer p.Close()
 	resp, err := http.Get(gateway(t, p, basicUpstream(n)) + "/events")
 	if err != nil {
