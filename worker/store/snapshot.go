@@ -174,24 +174,26 @@ type digest [32]byte
 // itemDigest hashes one item: kind, id and raw value, each as an 8-byte
 // big-endian length followed by its bytes.
 func itemDigest(kind, id string, raw []byte) digest {
-	h := sha256.New()
-	var n [8]byte
-	for _, f := range [][]byte{[]byte(kind), []byte(id), raw} {
-		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
-		h.Write(n[:])
-		h.Write(f)
-	}
-	var d digest
-	h.Sum(d[:0])
-	return d
+	return sha256.Sum256(appendItem(nil, kind, id, raw))
+}
+
+func appendItem(buf []byte, kind, id string, raw []byte) []byte {
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(kind)))
+	buf = append(buf, kind...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(id)))
+	buf = append(buf, id...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(raw)))
+	return append(buf, raw...)
 }
 
 // sumItems is the content hash of items as a number.
 func sumItems(items map[string]map[string]*Item) digest {
 	var sum digest
+	var buf []byte
 	for kind, m := range items {
 		for id, it := range m {
-			sum.add(itemDigest(kind, id, it.Raw))
+			buf = appendItem(buf[:0], kind, id, it.Raw)
+			sum.add(sha256.Sum256(buf))
 		}
 	}
 	return sum
