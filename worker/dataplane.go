@@ -66,10 +66,6 @@ type builder struct {
 	pickers map[*store.Item]*sharedPicker
 }
 
-// pickers is the builder under the name worker.go gives it (a field of
-// Worker, passed to every build); it is kept until worker.go is next edited.
-type pickers = builder
-
 // resolved is what a route's resolution holds on to.
 type resolved struct {
 	deps   []string    // users keys it looked up, present or not

@@ -74,7 +74,7 @@ func BenchmarkNodeHandlerProxy(b *testing.B) {
 	items := map[string]map[string]*store.Item{"routes": {"1": {Kind: "routes", ID: "1", Key: "/apisix/routes/1", Value: v, Raw: []byte(raw)}}}
 	w := benchWorker(nil)
 	defer w.proxy.Close()
-	dp, err := buildDataPlane(store.NewSnapshot(items, 1), router.HostURI, &pickers{}, nil)
+	dp, err := buildDataPlane(store.NewSnapshot(items, 1), router.HostURI, &builder{}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -44,7 +44,7 @@ type Worker struct {
 
 	source  source.Source
 	dp      atomic.Pointer[dataPlane]
-	pickers pickers
+	builder builder // the previous build, which the next one starts from
 	proxy   *proxy.Proxy
 	mode    router.Mode
 	status  *ipc.Zone     // node-wide counters, nil if absent
@@ -122,7 +122,7 @@ func (w *Worker) install(snap *store.Snapshot) {
 		w.dp.Store(&next)
 		return
 	}
-	dp, err := buildDataPlane(snap, w.mode, &w.pickers, w.health)
+	dp, err := buildDataPlane(snap, w.mode, &w.builder, w.health)
 	if err != nil {
 		w.env.Log.Error().Err(err).Int64(logx.FieldRevision, snap.Revision).Msg("config not applied, keeping the previous one")
 		return
