@@ -13,7 +13,7 @@ BIN     := bin/portico
 # under the race detector.
 RACE_PKGS := ./ipc/... ./master/... ./worker/... ./internal/...
 
-.PHONY: all build run test test-unit test-integration bench lint clean
+.PHONY: all build run test test-deps test-unit test-integration bench lint clean
 
 all: build
 
@@ -26,7 +26,11 @@ run: build
 
 test: build test-unit test-integration
 
-test-unit:
+# Tools the tests call: openssl cross-checks the keyring's encryption.
+test-deps:
+	@command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
+
+test-unit: test-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./conf/... ./tmpl/... ./cmd/... ./resource/...
 	$(GO) test -count=1 -race $(RACE_PKGS)
