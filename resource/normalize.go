@@ -35,23 +35,8 @@ func normalize(s map[string]any, v any) (any, bool) {
 			}
 			return v, false
 		}
-		props, _ := s["properties"].(map[string]any)
-		pats, _ := s["patternProperties"].(map[string]any)
-		addl, _ := s["additionalProperties"].(map[string]any)
 		for k, val := range x {
-			sub, _ := props[k].(map[string]any)
-			if sub == nil {
-				for p, ps := range pats {
-					if patternMatch(p, k) {
-						sub, _ = ps.(map[string]any)
-						break
-					}
-				}
-			}
-			if sub == nil {
-				sub = addl
-			}
-			if nv, c := normalize(sub, val); c {
+			if nv, c := normalize(propertySchema(s, k), val); c {
 				x[k] = nv
 				changed = true
 			}
@@ -139,4 +124,23 @@ func patternMatch(p, s string) bool {
 		re, _ = patternCache.LoadOrStore(p, c)
 	}
 	return re.(*regexp.Regexp).MatchString(s)
+}
+
+// propertySchema is the schema an object schema s gives its property k:
+// properties, then the first matching patternProperties, then
+// additionalProperties (nil when none applies).
+func propertySchema(s map[string]any, k string) map[string]any {
+	props, _ := s["properties"].(map[string]any)
+	if sub, _ := props[k].(map[string]any); sub != nil {
+		return sub
+	}
+	pats, _ := s["patternProperties"].(map[string]any)
+	for p, ps := range pats {
+		if patternMatch(p, k) {
+			sub, _ := ps.(map[string]any)
+			return sub
+		}
+	}
+	addl, _ := s["additionalProperties"].(map[string]any)
+	return addl
 }

@@ -330,23 +330,8 @@ func secretRefs(s map[string]any, v any, loc []string, out map[string]bool) {
 			out[pointer(loc)] = true
 		}
 	case map[string]any:
-		props, _ := s["properties"].(map[string]any)
-		pats, _ := s["patternProperties"].(map[string]any)
-		addl, _ := s["additionalProperties"].(map[string]any)
 		for k, val := range x {
-			sub, _ := props[k].(map[string]any)
-			if sub == nil {
-				for p, ps := range pats {
-					if patternMatch(p, k) {
-						sub, _ = ps.(map[string]any)
-						break
-					}
-				}
-			}
-			if sub == nil {
-				sub = addl
-			}
-			secretRefs(sub, val, append(slices.Clip(loc), k), out)
+			secretRefs(propertySchema(s, k), val, append(slices.Clip(loc), k), out)
 		}
 	case []any:
 		items, _ := s["items"].(map[string]any)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -152,7 +153,7 @@ func (h *Handler) globalRuleConflict(ctx context.Context, id string, obj map[str
 		if json.Unmarshal(items[other], &rule) != nil {
 			continue
 		}
-		for _, name := range sortedKeys(plugins) {
+		for _, name := range slices.Sorted(maps.Keys(plugins)) {
 			if _, dup := rule.Plugins[name]; dup {
 				return fmt.Sprintf("plugin '%s' already exists in global rule with id '%s'", name, other), nil
 			}
@@ -197,7 +198,7 @@ func (h *Handler) duplicateAuthKey(ctx context.Context, self string, obj map[str
 	if res != nil {
 		return "", res
 	}
-	for _, name := range sortedKeys(pl) {
+	for _, name := range slices.Sorted(maps.Keys(pl)) {
 		field, ok := authKeyField[name]
 		want, isStr := confs[name][field].(string)
 		if !ok || !isStr {
@@ -380,13 +381,4 @@ func isDigits(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

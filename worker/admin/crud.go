@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/portico-gw/portico/resource"
@@ -67,19 +68,28 @@ func (h *Handler) get(ctx context.Context, o *op) *result {
 		return res
 	}
 	key := h.key(o, o.id)
-	resp, err := h.cfg.Client.Get(ctx, key)
-	if err != nil {
-		return etcdError(err)
+	kv, res := h.fetch(ctx, key)
+	if res != nil {
+		return res
 	}
-	if len(resp.Kvs) == 0 {
-		return keyNotFound
-	}
-	kv := resp.Kvs[0]
 	value, err := h.present(o.kind, kv.Value)
 	if err != nil {
 		return errResult(http.StatusInternalServerError, err.Error())
 	}
 	return &result{status: http.StatusOK, body: entry{Key: key, Value: value, CreatedIndex: kv.CreateRevision, ModifiedIndex: kv.ModRevision}}
+}
+
+// fetch reads one key: its pair, or the answer for a missing key or a
+// failing etcd.
+func (h *Handler) fetch(ctx context.Context, key string) (*mvccpb.KeyValue, *result) {
+	resp, err := h.cfg.Client.Get(ctx, key)
+	if err != nil {
+		return nil, etcdError(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, keyNotFound
+	}
+	return resp.Kvs[0], nil
 }
 
 // present turns a stored value into what GET returns: plugin fields

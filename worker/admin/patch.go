@@ -28,14 +28,10 @@ func (h *Handler) patch(ctx context.Context, o *op) *result {
 		return invalidBody(err, o.body)
 	}
 	key := h.key(o, o.id)
-	resp, err := h.cfg.Client.Get(ctx, key)
-	if err != nil {
-		return etcdError(err)
+	kv, res := h.fetch(ctx, key)
+	if res != nil {
+		return res
 	}
-	if len(resp.Kvs) == 0 {
-		return keyNotFound
-	}
-	kv := resp.Kvs[0]
 	cur, err := resource.ParseJSON(kv.Value)
 	if err != nil {
 		return errResult(http.StatusInternalServerError, "stored value is not valid JSON: "+err.Error())

@@ -2,7 +2,9 @@ package admin
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/portico-gw/portico/resource"
 	"github.com/portico-gw/portico/resource/plugins"
@@ -94,7 +96,7 @@ func (h *Handler) checkPlugins(kind resource.Kind, obj map[string]any) *result {
 		subsystem, enabled = plugins.Stream, h.stream
 	}
 	if kind == resource.Credentials {
-		for _, name := range sortedKeys(raw) {
+		for _, name := range slices.Sorted(maps.Keys(raw)) {
 			p, ok := plugins.Lookup(plugins.HTTP, name)
 			if !ok || !enabled[name] {
 				return badRequest("unknown plugin " + name)
