@@ -1,9 +1,7 @@
 package worker
 
 import (
-	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/portico-gw/portico/internal/child"
+	"github.com/portico-gw/portico/internal/rawupstream"
 	"github.com/portico-gw/portico/resource"
 	"github.com/portico-gw/portico/tmpl"
 	"github.com/portico-gw/portico/worker/proxy"
@@ -65,7 +64,7 @@ func BenchmarkNodeHandler404(b *testing.B) {
 // loopback, over a kept-alive connection: the gateway's per-request cost
 // without the client-side server.
 func BenchmarkNodeHandlerProxy(b *testing.B) {
-	addr := benchUpstream(b)
+	addr := rawupstream.Start(b)
 	raw := `{"uri":"/bench","upstream":{"type":"roundrobin","nodes":{"` + addr + `":1}}}`
 	v, err := resource.Validate(resource.Routes, []byte(raw))
 	if err != nil {
@@ -91,42 +90,4 @@ func BenchmarkNodeHandlerProxy(b *testing.B) {
 		clear(rw.h)
 		h.ServeHTTP(rw, req)
 	}
-}
-
-// benchUpstream answers every request head with the same small response,
-// on loopback, keeping connections alive; it returns its address.
-func benchUpstream(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\nhello from upstream\n")
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					for { // the head ends with an empty line; no bodies
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) <= 2 {
-							break
-						}
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }

@@ -1,53 +1,16 @@
 package proxy
 
 import (
-	"bufio"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/portico-gw/portico/internal/rawupstream"
 )
 
-// rawUpstream is a minimal keep-alive HTTP/1.1 server on loopback that
-// answers every request head with the same small response, so a benchmark
-// measures the proxy rather than an upstream built on net/http.
+// rawUpstream is a keep-alive upstream answering every request at once.
 func rawUpstream(tb testing.TB) Node {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\nhello from upstream\n")
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					// A request head ends with an empty line; the
-					// benchmark sends no bodies.
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) <= 2 {
-							break
-						}
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return nodeOf(tb, ln.Addr().String())
+	return nodeOf(tb, rawupstream.Start(tb))
 }
 
 // BenchmarkServe is one proxied GET on a kept-alive upstream connection:
