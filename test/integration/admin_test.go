@@ -554,6 +554,20 @@ func TestAdminSemantics(t *testing.T) {
 	if r := must(g.call(t, "GET", "/apisix/admin/schema/plugins/key-auth", ""), 200); jsonField(t, r.body, "$comment") != "this is a mark for our injected plugin schema" {
 		t.Fatalf("plugin schema: %.300s", r.body)
 	}
+	// plugins/reload publishes the lists and reloads the generation.
+	gen := g.Status().Master.Generation
+	if r := must(g.call(t, "PUT", "/apisix/admin/plugins/reload", ""), 200); r.body != "done" {
+		t.Fatalf("reload: %q", r.body)
+	}
+	if stored, err := etcdGet(t, etcdClient(t, g), "/apisix/plugins"); err != nil || !strings.Contains(stored, `{"name":"real-ip"}`) || !strings.Contains(stored, `"stream":true`) {
+		t.Fatalf("PREFIX/plugins: %s %v", stored, err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if now := g.Status().Master.Generation; now <= gen {
+			return fmt.Errorf("generation still %d", now)
+		}
+		return nil
+	})
 	must(g.call(t, "POST", "/apisix/admin/schema/validate/route", `{"uri":"/a","upstream_id":"1"}`), 200)
 	r = must(g.call(t, "POST", "/apisix/admin/schema/validate/route", `{"uri":1,"upstream_id":"1"}`), 400)
 	if jsonField(t, r.body, "error_msg") != `property "uri" validation failed: wrong type: expected string, got number` {

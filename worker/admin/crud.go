@@ -95,6 +95,9 @@ func (h *Handler) fetch(ctx context.Context, key string) (*mvccpb.KeyValue, *res
 // present turns a stored value into what GET returns: plugin fields
 // decrypted, SSL private keys removed.
 func (h *Handler) present(kind resource.Kind, stored []byte) (json.RawMessage, error) {
+	if h.cfg.Keyring == nil && kind != resource.SSLs {
+		return json.RawMessage(stored), nil // nothing to decrypt or hide
+	}
 	tree, err := resource.ParseJSON(stored)
 	if err != nil {
 		return json.RawMessage(stored), nil // not ours to fix; shown as stored

@@ -106,14 +106,11 @@ func (np *nodePool) pop() *conn {
 	return nil
 }
 
-// resolveWait bounds the wait for a record that must be looked up again
-// before a pooled connection is judged; a stale answer does not wait.
-const resolveWait = time.Second
-
+// current asks whether c's address is still the node's. It waits only
+// when the name has no usable answer at all, and then no longer than the
+// resolver's own timeout; a cached or stale answer costs no allocation.
 func (np *nodePool) current(c *conn) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), resolveWait)
-	defer cancel()
-	return np.resolver.Current(ctx, np.key.node.Host, c.addr)
+	return np.resolver.Current(context.Background(), np.key.node.Host, c.addr)
 }
 
 // put keeps c for reuse, evicting the least recently used connection when
