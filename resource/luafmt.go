@@ -62,8 +62,11 @@ func luaNumber(n json.Number) string {
 	return formatLuaNumber(f)
 }
 
-// luaType is Lua's type() of a value decoded by cjson: objects and arrays are
-// both "table", JSON null is cjson.null, a "userdata".
+// LuaType is Lua's type() of a value decoded by cjson: objects and arrays are
+// both "table", JSON null is cjson.null, a "userdata". Plugin checks use it
+// for APISIX's "got <type>" texts.
+func LuaType(v any) string { return luaType(v) }
+
 func luaType(v any) string {
 	switch v.(type) {
 	case map[string]any, []any:
@@ -80,8 +83,10 @@ func luaType(v any) string {
 	return "userdata"
 }
 
-// luaTruthy reports whether obj[key] is truthy in Lua: present and not false
+// LuaTruthy reports whether obj[key] is truthy in Lua: present and not false
 // (JSON null decodes to cjson.null, which is truthy).
+func LuaTruthy(obj map[string]any, key string) bool { return luaTruthy(obj, key) }
+
 func luaTruthy(obj map[string]any, key string) bool {
 	v, ok := obj[key]
 	if !ok {

@@ -1,6 +1,8 @@
 package plugins
 
 import (
+	"github.com/portico-gw/portico/resource"
+
 	"encoding/json"
 	"math"
 	"strconv"
@@ -20,31 +22,10 @@ func isTable(v any) bool {
 	return false
 }
 
-// luaType is Lua's type() of a cjson-decoded value.
-func luaType(v any) string {
-	switch v.(type) {
-	case map[string]any, []any:
-		return "table"
-	case string:
-		return "string"
-	case json.Number:
-		return "number"
-	case bool:
-		return "boolean"
-	}
-	return "userdata" // cjson.null
-}
-
-// truthy is Lua truthiness of conf[key]: present and not false (JSON null
-// is cjson.null, a truthy userdata).
-func truthy(conf map[string]any, key string) bool {
-	v, ok := conf[key]
-	if !ok {
-		return false
-	}
-	b, isBool := v.(bool)
-	return !isBool || b
-}
+var (
+	luaType = resource.LuaType   // Lua's type() of a cjson-decoded value
+	truthy  = resource.LuaTruthy // present and not false (null is truthy)
+)
 
 // number returns conf[key] when it is a number (Lua type "number").
 func number(conf map[string]any, key string) (float64, bool) {
