@@ -1,12 +1,12 @@
 package plugins
 
 import (
-	"github.com/portico-gw/portico/resource"
-
 	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/portico-gw/portico/resource"
 )
 
 // This file holds the Lua semantics the checks depend on: how cjson
