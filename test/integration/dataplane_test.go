@@ -309,7 +309,7 @@ func TestCompactionWhileAWorkerIsPaused(t *testing.T) {
 		return nil
 	})
 	paused := workers(g.Status(), 0)[0]
-	syscallSignal(t, paused.Pid, syscall.SIGSTOP)
+	stopProcess(t, paused.Pid)
 	resumed := false
 	defer func() {
 		if !resumed {

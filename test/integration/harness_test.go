@@ -384,3 +384,28 @@ func syscallKill(t *testing.T, pid int) {
 		t.Fatal(err)
 	}
 }
+
+// stopProcess sends SIGSTOP and waits until every thread of pid is stopped:
+// kill returns before the stop takes effect, and a thread still running
+// could accept a connection the test means to leave queued.
+func stopProcess(t *testing.T, pid int) {
+	t.Helper()
+	syscallSignal(t, pid, syscall.SIGSTOP)
+	eventually(t, 5*time.Second, func() error {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return err
+		}
+		for _, task := range tasks {
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			if err != nil {
+				continue // the thread exited
+			}
+			f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+			if len(f) == 0 || f[0] != "T" && f[0] != "t" {
+				return fmt.Errorf("thread %s of %d not stopped yet", task.Name(), pid)
+			}
+		}
+		return nil
+	})
+}

@@ -61,9 +61,7 @@ func TestStatusShowsAcceptQueue(t *testing.T) {
 	g := newGateway(t, 1)
 	g.Start()
 	w := workers(g.Status(), 0)[0]
-	if err := syscall.Kill(w.Pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	stopProcess(t, w.Pid)
 	defer syscall.Kill(w.Pid, syscall.SIGCONT)
 	const n = 5
 	results := make(chan error, n)
