@@ -27,6 +27,13 @@ type dataPlane struct {
 	// skipped: routes this build left out because the router could not
 	// compile them (among those it compiled: each version is reported once)
 	skipped error
+	// unsupported: routes (and global rules) this build made answer 503
+	// because of plugins the data plane cannot run, reported once per version
+	unsupported error
+	// global is what the global rules run for every matched route; when
+	// globalErr is set, every matched route answers 503 instead.
+	global    *chain
+	globalErr error
 }
 
 // target is a route resolved down to what serving it needs: the router's
@@ -36,6 +43,11 @@ type target struct {
 	// service or upstream is missing or empty (APISIX: 404, 502, 503).
 	status   int
 	upstream *proxy.Upstream
+	plugins  *chain // nil or empty: none to run
+	routeID  string
+	// unsupported is why status is 503 because of plugins; the build
+	// collects it for the log and clears it.
+	unsupported error
 }
 
 // Defaults for what neither route nor upstream sets (nginx_config).
@@ -64,6 +76,11 @@ type builder struct {
 	// same *Item in every snapshot; a changed one, even with an equal
 	// mod revision (standalone files have none), is another.
 	pickers map[*store.Item]*sharedPicker
+	// enabled is the `plugins:` list; plugins not in it are ignored.
+	enabled map[string]bool
+	// global: the global rules' chain and error as last built.
+	global    *chain
+	globalErr error
 }
 
 // resolved is what a route's resolution holds on to.
@@ -104,7 +121,7 @@ func buildDataPlane(snap *store.Snapshot, mode router.Mode, b *builder, table *h
 	}
 	todo := map[string]bool{}
 	snap.Changed(b.last, routesKind, func(id string) { todo[id] = true })
-	for _, kind := range []string{servicesKind, upstreamsKind} {
+	for _, kind := range []string{servicesKind, upstreamsKind, pluginConfigsKind} {
 		snap.Changed(b.last, kind, func(id string) {
 			for rid := range b.users[kind+"/"+id] {
 				todo[rid] = true
@@ -116,9 +133,10 @@ func buildDataPlane(snap *store.Snapshot, mode router.Mode, b *builder, table *h
 		next *resolved // nil: the route is gone (deleted or disabled)
 	}
 	var (
-		changes []change
-		del     []string
-		add     []router.Route
+		changes     []change
+		del         []string
+		add         []router.Route
+		unsupported []error
 	)
 	for _, id := range slices.Sorted(maps.Keys(todo)) { // deterministic skipped list
 		item := snap.Get(routesKind, id)
@@ -129,6 +147,10 @@ func buildDataPlane(snap *store.Snapshot, mode router.Mode, b *builder, table *h
 			continue
 		}
 		r, res := b.compile(snap, item, rt, table)
+		if t := r.Value.(*target); t.unsupported != nil {
+			unsupported = append(unsupported, t.unsupported)
+			t.unsupported = nil
+		}
 		changes = append(changes, change{id, res})
 		add = append(add, r)
 	}
@@ -144,9 +166,22 @@ func buildDataPlane(snap *store.Snapshot, mode router.Mode, b *builder, table *h
 	for _, c := range changes {
 		b.commit(c.id, c.next)
 	}
+	globalChanged := b.last == nil
+	snap.Changed(b.last, globalRulesKind, func(string) { globalChanged = true })
+	if globalChanged {
+		b.global, b.globalErr = buildChain(globalPlugins(snap), b.isEnabled)
+		if b.globalErr != nil {
+			unsupported = append(unsupported, fmt.Errorf("every route answers 503: %w", b.globalErr))
+		}
+	}
 	b.router, b.last = rtr, snap
-	return &dataPlane{router: rtr, revision: snap.Revision, hash: snap.Hash, skipped: skipped}, nil
+	return &dataPlane{
+		router: rtr, revision: snap.Revision, hash: snap.Hash, skipped: skipped,
+		unsupported: errors.Join(unsupported...), global: b.global, globalErr: b.globalErr,
+	}, nil
 }
+
+func (b *builder) isEnabled(name string) bool { return b.enabled[name] }
 
 // update applies the route changes to the router. One route the router
 // cannot compile (a regex RE2 does not support, say) must not hold back
@@ -280,6 +315,15 @@ func (b *builder) resolve(snap *store.Snapshot, item *store.Item, rt *resource.R
 		if len(r.Hosts) == 0 {
 			r.Hosts = svc.Hosts
 		}
+	}
+	t.routeID = item.ID
+	confs, err := routePlugins(snap, item, rt, svc, res)
+	if err == nil {
+		t.plugins, err = buildChain(confs, b.isEnabled)
+	}
+	if err != nil {
+		t.status, t.unsupported = http.StatusServiceUnavailable, err
+		return t
 	}
 	// ownerItem holds the upstream: its key names the upstream for health
 	// state, and the item itself (this version of it) the balancer's.

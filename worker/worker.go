@@ -65,6 +65,10 @@ func New(env *child.Env) (child.Service, error) {
 		env.Log.Error().Err(err).Msg("dns resolver: domain upstream nodes will not resolve")
 	}
 	w := &Worker{env: env, proxy: proxy.New(resolver), mode: router.Mode(rt.Router), status: env.Zones[tmpl.StatusZone], stopped: make(chan struct{})}
+	w.builder.enabled = map[string]bool{}
+	for _, name := range rt.Admin.Plugins {
+		w.builder.enabled[name] = true
+	}
 	if z := env.Zones[health.ZoneName]; z != nil {
 		w.health = health.NewTable(z)
 		if err := w.health.Err(); err != nil {
@@ -129,6 +133,9 @@ func (w *Worker) install(snap *store.Snapshot) {
 	}
 	if dp.skipped != nil {
 		w.env.Log.Error().Err(dp.skipped).Int64(logx.FieldRevision, snap.Revision).Msg("routes left out: the router cannot compile them")
+	}
+	if dp.unsupported != nil {
+		w.env.Log.Error().Err(dp.unsupported).Int64(logx.FieldRevision, snap.Revision).Msg("routes answer 503: plugins the data plane cannot run")
 	}
 	w.dp.Store(dp)
 }
@@ -250,7 +257,8 @@ func (w *Worker) nodeHandler(port string) http.Handler {
 		defer vars.release()
 		addr, _ := netip.ParseAddrPort(r.RemoteAddr)
 		req := router.Request{Method: r.Method, Host: hostOf(r.Host), HostHeader: r.Host, Path: path, RemoteAddr: addr.Addr().Unmap(), Var: vars.lookup}
-		m, ok := w.dp.Load().router.Match(&req)
+		dp := w.dp.Load()
+		m, ok := dp.router.Match(&req)
 		if !ok {
 			h["Content-Type"] = jsonContentType
 			rw.WriteHeader(http.StatusNotFound)
@@ -261,6 +269,10 @@ func (w *Worker) nodeHandler(port string) http.Handler {
 		t := m.Route.Value.(*target)
 		if t.status != 0 {
 			proxy.WriteError(rw, t.status)
+			return
+		}
+		if dp.globalErr != nil || !t.plugins.empty() || !dp.global.empty() {
+			proxy.WriteError(rw, http.StatusServiceUnavailable)
 			return
 		}
 		if maxBody > 0 {

@@ -400,3 +400,19 @@ func (x *expr) test(req *Request) bool {
 	}
 	return false
 }
+
+// Expr is a compiled vars expression used outside route matching (a
+// plugin's `_meta.filter`); it evaluates exactly as a route's `vars`.
+type Expr struct{ x *expr }
+
+// CompileExpr compiles a lua-resty-expr rule.
+func CompileExpr(rule []any) (*Expr, error) {
+	x, err := compileVars(rule)
+	if err != nil {
+		return nil, err
+	}
+	return &Expr{x}, nil
+}
+
+// Eval reports whether the rule holds for req (an empty rule always holds).
+func (e *Expr) Eval(req *Request) bool { return e.x == nil || e.x.eval(req) }
