@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The embedded defaults parse, decode strictly and validate on their own.
@@ -33,6 +34,8 @@ func TestDefaultsValidByThemselves(t *testing.T) {
 		{"shared dicts", len(c.NginxConfig.HTTP.SharedDicts), 6},
 		{"worker-events", c.NginxConfig.HTTP.SharedDicts["worker-events"], int64(1 << 20)},
 		{"no runner", len(c.ExtPlugin.Cmd), 0},
+		{"conf token lifetime (APISIX's)", c.ExtPlugin.ConfExpireTime, time.Hour},
+		{"runner RPC timeout (APISIX's)", c.ExtPlugin.Timeout, time.Minute},
 		{"no test hook", c.TestOnly, TestOnly{}},
 		{"prometheus", c.PluginAttr.Prometheus.ExportAddr, Listen{"127.0.0.1", 9091}},
 	}

@@ -65,6 +65,8 @@ func (c *Config) deriveSchemaDefaults() {
 		{&e.WatchTimeout, 50 * time.Second},
 		{&e.HealthCheckTimeout, 10 * time.Second},
 		{&c.PluginAttr.Prometheus.RefreshInterval, 15 * time.Second},
+		{&c.ExtPlugin.ConfExpireTime, 3600 * time.Second},
+		{&c.ExtPlugin.Timeout, 60 * time.Second},
 	} {
 		if *f.v == 0 {
 			*f.v = f.def

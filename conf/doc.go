@@ -87,7 +87,8 @@
 //   - A few keys deleted with ~ fall back to APISIX's schema defaults, where a zero value
 //     would mislead: router (http falls back to radixtree_uri, as in APISIX's code),
 //     proxy_mode, error_log_level, worker_connections, role, admin_api_version, and the
-//     etcd prefix, timeouts and startup_retry, prometheus refresh_interval and export_uri.
+//     etcd prefix, timeouts and startup_retry, prometheus refresh_interval and export_uri,
+//     ext-plugin conf_expire_time (3600) and timeout (60).
 //   - Log paths (error_log, access_log) are resolved against the prefix; access_log "off"
 //     stays literal.
 //   - Listen entries get APISIX's code defaults: node_listen 0.0.0.0:9080, ssl.listen
@@ -111,6 +112,10 @@
 // admin_listen is 127.0.0.1 (APISIX 0.0.0.0); the admin key ships empty so that `portico
 // init` or `start` generates one (the well-known APISIX key is refused); client_max_body_size
 // is 100m (APISIX 0, unlimited); lua_shared_dict lists only the zones Portico maps.
+//
+// ext-plugin.conf_expire_time and ext-plugin.timeout are Portico's keys for what APISIX
+// hard-codes (the runner's APISIX_CONF_EXPIRE_TIME, 3600 s; each RPC send and read, 60 s).
+// ext-plugin.path_for_test is refused with a "unix:" prefix or beyond MaxSocketPath bytes.
 //
 // The `test_only` section ({slow_path, slow_delay, worker_exit_file, upgrade_timeout}) is a hook for Portico's own tests and
 // is unsupported in production.

@@ -274,10 +274,22 @@ type EtcdTLS struct {
 	SNI    string `yaml:"sni"`
 }
 
+// MaxSocketPath is the longest unix socket path Linux accepts: sun_path holds
+// 108 bytes including the terminating NUL. The Go runner exits when its
+// APISIX_LISTEN_ADDRESS is longer.
+const MaxSocketPath = 107
+
 // ExtPlugin is the `ext-plugin` section: the external plugin runner.
+// ConfExpireTime and Timeout are Portico's extensions; APISIX hard-codes
+// both (3600 s and 60 s).
 type ExtPlugin struct {
 	Cmd         []string `yaml:"cmd"`           // argv of the runner, run without a shell; empty = no runner
-	PathForTest string   `yaml:"path_for_test"` // fixed unix socket path, tests only
+	PathForTest string   `yaml:"path_for_test"` // fixed unix socket path (no "unix:"), tests only
+	// ConfExpireTime is the conf-token lifetime: the runner gets it as
+	// APISIX_CONF_EXPIRE_TIME (whole seconds) and workers cache tokens that long.
+	ConfExpireTime time.Duration `yaml:"conf_expire_time" conf:"seconds,int,min=1"`
+	// Timeout bounds each send and each read of an RPC to the runner.
+	Timeout time.Duration `yaml:"timeout" conf:"seconds,min=0.001"`
 }
 
 // PluginAttr is `plugin_attr`: node-wide plugin settings.

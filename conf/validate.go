@@ -162,6 +162,11 @@ func (c *Config) validateMisc(e *errs) {
 	if len(c.ExtPlugin.Cmd) > 0 && c.ExtPlugin.Cmd[0] == "" {
 		e.add("ext-plugin.cmd[0]", "the runner's executable must not be empty")
 	}
+	if p := c.ExtPlugin.PathForTest; strings.HasPrefix(p, "unix:") {
+		e.add("ext-plugin.path_for_test", "must be a plain path without \"unix:\", got %q", p)
+	} else if len(p) > MaxSocketPath {
+		e.add("ext-plugin.path_for_test", "a unix socket path is at most %d bytes, got %d", MaxSocketPath, len(p))
+	}
 	if t := c.TestOnly; t.SlowPath != "" && !strings.HasPrefix(t.SlowPath, "/") {
 		e.add("test_only.slow_path", "must start with /, got %q", t.SlowPath)
 	}

@@ -88,6 +88,12 @@ func TestEnumsAndRanges(t *testing.T) {
 		{"apisix:\n  dns_resolver: [dns.google]\n", `apisix.dns_resolver[0]: must be "ip" or "ip:port", got "dns.google"`},
 		{"test_only:\n  slow_path: slow\n", `test_only.slow_path: must start with /, got "slow"`},
 		{"ext-plugin:\n  cmd: [\"\"]\n", `ext-plugin.cmd[0]: the runner's executable must not be empty`},
+		{"ext-plugin:\n  path_for_test: unix:/tmp/r.sock\n", `ext-plugin.path_for_test: must be a plain path without "unix:", got "unix:/tmp/r.sock"`},
+		{"ext-plugin:\n  path_for_test: /" + strings.Repeat("x", 107) + "\n", `ext-plugin.path_for_test: a unix socket path is at most 107 bytes, got 108`},
+		{"ext-plugin:\n  conf_expire_time: 0\n", `ext-plugin.conf_expire_time: must be at least 1, got 0`},
+		{"ext-plugin:\n  conf_expire_time: 1.5\n", `ext-plugin.conf_expire_time: expected integer number of seconds, got number 1.5`},
+		{"ext-plugin:\n  timeout: 0\n", `ext-plugin.timeout: must be at least 0.001, got 0`},
+		{"ext-plugin:\n  timeout: -1\n", `ext-plugin.timeout: must be at least 0.001, got -1`},
 		{"nginx_config:\n  http:\n    lua_shared_dict:\n      zero: 0\n", `nginx_config.http.lua_shared_dict.zero: size must be positive`},
 	}
 	for _, tt := range tests {
@@ -530,12 +536,16 @@ deployment:
     prefix: ~
     timeout: ~
     startup_retry: ~
+ext-plugin:
+  conf_expire_time: ~
+  timeout: ~
 `
 	c := mustParse(t, user, nil)
 	got := []any{c.APISIX.Router, c.APISIX.ProxyMode, c.NginxConfig.ErrorLogLevel, c.NginxConfig.Event.WorkerConnections,
-		c.Deployment.Role, c.Deployment.ConfigProvider, c.Deployment.Etcd.Prefix, c.Deployment.Etcd.Timeout, c.Deployment.Etcd.StartupRetry}
+		c.Deployment.Role, c.Deployment.ConfigProvider, c.Deployment.Etcd.Prefix, c.Deployment.Etcd.Timeout, c.Deployment.Etcd.StartupRetry,
+		c.ExtPlugin.ConfExpireTime, c.ExtPlugin.Timeout}
 	want := []any{Router{"radixtree_uri", "radixtree_sni"}, "http", "warn", 10620,
-		"traditional", "etcd", "/apisix", 30 * time.Second, 2}
+		"traditional", "etcd", "/apisix", 30 * time.Second, 2, time.Hour, time.Minute}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %v\nwant %v", got, want)
 	}
