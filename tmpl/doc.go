@@ -11,6 +11,9 @@
 //     never silently ignored.
 //   - Children read only this file, never config.yaml: what a generation runs
 //     with is exactly what `portico test -v` prints.
+//   - The runner's socket path is unique per master pid and generation and
+//     fits sun_path (Inputs, runner in render.go): two runners alive at once
+//     during a reload or an upgrade never share, or delete, each other's.
 //   - The file holds secrets (etcd password, admin keys), so it is written
 //     mode 0600 by its writer (the master), owned by the children's user.
 package tmpl

@@ -2,7 +2,10 @@ package tmpl
 
 import (
 	"bytes"
+	"cmp"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -27,6 +30,17 @@ var tpl = template.Must(template.New("runtime").Funcs(template.FuncMap{
 // Inputs are the facts a runtime file needs that config.yaml does not hold.
 type Inputs struct {
 	Version string
+	// MasterPid and Generation name the runner's socket, so that the
+	// runners of two generations (reload) or two masters (upgrade), alive
+	// at once, never share a path: a runner deletes its socket file when it
+	// exits, and must not delete its successor's. Zero outside a master
+	// (`portico test`, `init`), whose files are for reading only.
+	MasterPid  int
+	Generation int
+	// TempDir is where the runner's socket directory goes when the one
+	// under the prefix would make too long a socket path (os.TempDir() in
+	// the master); empty means /tmp.
+	TempDir string
 }
 
 // Render turns a validated Config into the runtime file.
@@ -90,10 +104,7 @@ func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 			IPv6:      cfg.APISIX.EnableIPv6,
 			Search:    cfg.APISIX.EnableResolvSearchOpt,
 		},
-		Runner: Runner{
-			Cmd:    cfg.ExtPlugin.Cmd,
-			Socket: runnerSocket(cfg),
-		},
+		Runner:   runner(cfg, in),
 		TestOnly: TestOnly{SlowPath: cfg.TestOnly.SlowPath, SlowDelay: cfg.TestOnly.SlowDelay, WorkerExitFile: cfg.TestOnly.WorkerExitFile},
 	}
 	return rt
@@ -183,6 +194,13 @@ const StatusZone = "portico-status"
 // Slots of StatusZone.
 const (
 	StatusSlotRequests = iota // requests answered by every worker, since the zone was created
+	// StatusSlotRunnerGeneration counts runner processes: the privileged
+	// agent adds 1 before it spawns each one (first spawn and every
+	// respawn), so a runner only ever listens after the count was raised
+	// for it. A worker notes the count before it asks for a conf token and
+	// flushes its tokens when the count moved: a token from a previous
+	// runner process would name another conf in the new one.
+	StatusSlotRunnerGeneration
 )
 
 func shmZones(dicts map[string]int64) []ShmZone {
@@ -214,11 +232,39 @@ func etcd(cfg *conf.Config) Etcd {
 	}
 }
 
-func runnerSocket(cfg *conf.Config) string {
-	if cfg.ExtPlugin.PathForTest != "" {
-		return cfg.ExtPlugin.PathForTest
+// RunnerDirName is the runner's socket directory under <prefix>/logs/.
+const RunnerDirName = "runner"
+
+// runner places the runner's socket. path_for_test is used as written
+// (relative to the prefix, the runner's working directory, as in APISIX).
+// Otherwise the socket is <prefix>/logs/runner/<master pid>-<generation>.sock
+// (CVE-2025-27446: a 0700 directory, so no other local user reaches it),
+// unless that exceeds sun_path: then the directory is
+// <TempDir>/portico-<hash of the prefix>, which the agent creates 0700 and
+// refuses to use when it is a symlink or someone else's.
+func runner(cfg *conf.Config, in Inputs) Runner {
+	r := Runner{Cmd: cfg.ExtPlugin.Cmd, ExpireTime: cfg.ExtPlugin.ConfExpireTime, Timeout: cfg.ExtPlugin.Timeout}
+	if p := cfg.ExtPlugin.PathForTest; p != "" {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(cfg.Prefix, p)
+		}
+		r.Socket = p
+		return r
 	}
-	return filepath.Join(cfg.Prefix, "conf", "runner", "runner.sock")
+	name := fmt.Sprintf("%d-%d.sock", in.MasterPid, in.Generation)
+	sum := sha256.Sum256([]byte(cfg.Prefix))
+	short := "portico-" + hex.EncodeToString(sum[:6])
+	for _, dir := range []string{
+		filepath.Join(cfg.Prefix, "logs", RunnerDirName),
+		filepath.Join(cmp.Or(in.TempDir, "/tmp"), short),
+		filepath.Join("/tmp", short), // short enough whatever the prefix
+	} {
+		r.Dir, r.Socket = dir, filepath.Join(dir, name)
+		if len(r.Socket) <= conf.MaxSocketPath {
+			break
+		}
+	}
+	return r
 }
 
 // quote renders s as a YAML double-quoted scalar (JSON strings are valid YAML).

@@ -2,10 +2,14 @@ package tmpl
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/tools/txtar"
 
@@ -45,7 +49,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			got, err := Render(cfg, Inputs{Version: "0.0.0-golden"})
+			got, err := Render(cfg, Inputs{Version: "0.0.0-golden", MasterPid: 4242, Generation: 7, TempDir: "/var/tmp"})
 			if err != nil {
 				t.Fatalf("render: %v", err)
 			}
@@ -72,4 +76,54 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRunnerSocket(t *testing.T) {
+	long := "/srv/" + strings.Repeat("p", 80)
+	in := Inputs{MasterPid: 31337, Generation: 12, TempDir: "/var/tmp"}
+	tests := []struct {
+		name, prefix, yaml string
+		wantSocket         string
+		wantDir            string
+	}{
+		{"under the prefix", "/usr/local/portico", "", "/usr/local/portico/logs/runner/31337-12.sock", "/usr/local/portico/logs/runner"},
+		{"too long for sun_path", long, "", "/var/tmp/portico-" + shortHash(long) + "/31337-12.sock", "/var/tmp/portico-" + shortHash(long)},
+		{"path_for_test as written", long, "ext-plugin:\n  path_for_test: /tmp/runner.sock\n", "/tmp/runner.sock", ""},
+		{"relative path_for_test is the prefix's", "/opt/gw", "ext-plugin:\n  path_for_test: r.sock\n", "/opt/gw/r.sock", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := conf.Parse(tt.prefix, "conf/config.yaml", []byte(tt.yaml), func(string) (string, bool) { return "", false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := FromConfig(cfg, in).Runner
+			if r.Socket != tt.wantSocket || r.Dir != tt.wantDir {
+				t.Errorf("socket %q in %q, want %q in %q", r.Socket, r.Dir, tt.wantSocket, tt.wantDir)
+			}
+			if len(r.Socket) > conf.MaxSocketPath {
+				t.Errorf("socket path is %d bytes, beyond sun_path", len(r.Socket))
+			}
+			if r.ExpireTime != time.Hour || r.Timeout != time.Minute {
+				t.Errorf("expire %s, timeout %s: want the defaults 1h, 1m", r.ExpireTime, r.Timeout)
+			}
+		})
+	}
+	// Another master or generation never shares the path (runners delete
+	// their socket when they exit).
+	cfg, err := conf.Parse("/usr/local/portico", "", nil, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := FromConfig(cfg, Inputs{MasterPid: 10, Generation: 11}).Runner.Socket
+	b := FromConfig(cfg, Inputs{MasterPid: 101, Generation: 1}).Runner.Socket
+	c := FromConfig(cfg, Inputs{MasterPid: 10, Generation: 12}).Runner.Socket
+	if a == b || a == c {
+		t.Errorf("sockets %q, %q, %q are not distinct", a, b, c)
+	}
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:6])
 }

@@ -149,9 +149,23 @@ type DNS struct {
 	Search bool `yaml:"search"`
 }
 
+// Runner is the external plugin runner (ext-plugin): the privileged agent
+// spawns Cmd and workers connect to Socket.
 type Runner struct {
-	Cmd    []string `yaml:"cmd"`
-	Socket string   `yaml:"socket"`
+	// Cmd is the runner's argv, run without a shell; empty: no runner is
+	// spawned (with path_for_test, the developer starts it by hand).
+	Cmd []string `yaml:"cmd"`
+	// Socket is the unix socket path the runner listens on and workers
+	// connect to (APISIX_LISTEN_ADDRESS without "unix:").
+	Socket string `yaml:"socket"`
+	// Dir is the directory holding Socket, mode 0700 and owned by the
+	// gateway's user; the agent creates or repairs it before each spawn.
+	// Empty for path_for_test, whose directory is the developer's.
+	Dir string `yaml:"dir"`
+	// ExpireTime is the conf-token lifetime (APISIX_CONF_EXPIRE_TIME).
+	ExpireTime time.Duration `yaml:"expire_time"`
+	// Timeout bounds each send and each read of an RPC.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 type TestOnly struct {
