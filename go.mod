@@ -3,7 +3,10 @@ module github.com/portico-gw/portico
 go 1.26.8
 
 require (
+	github.com/apache/apisix-go-plugin-runner v0.5.0
+	github.com/api7/ext-plugin-proto v0.6.1
 	github.com/cloudflare/tableflip v1.2.3
+	github.com/google/flatbuffers v2.0.0+incompatible
 	github.com/miekg/dns v1.1.62
 	github.com/rs/zerolog v1.34.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2
@@ -17,6 +20,7 @@ require (
 )
 
 require (
+	github.com/ReneKroon/ttlcache/v2 v2.4.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
