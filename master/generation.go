@@ -35,7 +35,7 @@ type generation struct {
 // before anything is bound or forked, returning a generation that is not
 // running yet.
 func (m *Master) prepare(cfg *conf.Config, num int) (*generation, error) {
-	rendered, err := tmpl.Render(cfg, tmpl.Inputs{Version: buildinfo.Version})
+	rendered, err := tmpl.Render(cfg, tmpl.Inputs{Version: buildinfo.Version, MasterPid: os.Getpid(), Generation: num, TempDir: os.TempDir()})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
@@ -50,8 +50,16 @@ func (m *Master) prepare(cfg *conf.Config, num int) (*generation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
-	if err := cacheDir(rt.CacheFile, cred); err != nil {
+	if err := childDir(filepath.Dir(rt.CacheFile), cred); err != nil {
 		return nil, err
+	}
+	if r := rt.Runner; len(r.Cmd) > 0 && r.Dir == filepath.Join(cfg.Prefix, "logs", tmpl.RunnerDirName) {
+		// The agent, running as the children's user, may not be allowed to
+		// create it under logs/; one outside the prefix (sun_path fallback)
+		// it creates itself, for a root master must not chown in /tmp.
+		if err := childDir(r.Dir, cred); err != nil {
+			return nil, err
+		}
 	}
 	if err := raiseHardNofile(rt.Processes.RlimitNofile); err != nil {
 		m.log.Warn().Err(err).Msg("open files limit")
@@ -335,12 +343,11 @@ func (m *Master) restoreRuntime(gen *generation) {
 	m.mu.Unlock()
 }
 
-// cacheDir creates the directory where children keep their last good
-// snapshot, owned by the children's user: they write there after dropping
-// privileges, and nowhere else under data/ (the embedded etcd's files stay
-// the master's).
-func cacheDir(cacheFile string, cred *syscall.Credential) error {
-	dir := filepath.Dir(cacheFile)
+// childDir creates a 0700 directory owned by the children's user: the one
+// where children keep their last good snapshot (they write there after
+// dropping privileges, and nowhere else under data/; the embedded etcd's
+// files stay the master's), and the runner's socket directory.
+func childDir(dir string, cred *syscall.Credential) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}

@@ -36,6 +36,10 @@ const (
 	upgradeTimeout    = 60 * time.Second
 	statusTimeout     = time.Second
 	killGrace         = time.Second
+	// agentKillGrace leaves the privileged agent time to stop its plugin
+	// runner first (SIGTERM, SIGKILL after 1 s), so that a stop leaves no
+	// runner socket behind.
+	agentKillGrace = killGrace + 2*time.Second
 )
 
 // Options are the master's command line.

@@ -31,6 +31,7 @@ func (m *Master) Status() *control.Status {
 	m.mu.Lock()
 	if z, ok := m.zones[tmpl.StatusZone]; ok {
 		st.RequestsTotal = z.Load(tmpl.StatusSlotRequests)
+		st.RunnerGeneration = z.Load(tmpl.StatusSlotRunnerGeneration)
 	}
 	m.mu.Unlock()
 	if ls, err := m.listenerStats(gen.rt.Listeners); err == nil {
@@ -68,6 +69,7 @@ func (m *Master) Status() *control.Status {
 			cs.EtcdReachable = rep.EtcdReachable
 			cs.ConfigRevision = rep.ConfigRevision
 			cs.ConfigHash = rep.ConfigHash
+			cs.Runner = rep.Runner
 		case <-c.exited:
 		case <-ctx.Done():
 		}

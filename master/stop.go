@@ -43,9 +43,13 @@ func (m *Master) abort() {
 // kill terminates c: Terminate over the channel, SIGKILL after a grace period.
 func (m *Master) kill(c *childProc) {
 	c.send(ipc.KindTerminate)
+	grace := killGrace
+	if c.role == proc.RolePrivileged {
+		grace = agentKillGrace
+	}
 	select {
 	case <-c.exited:
-	case <-time.After(killGrace):
+	case <-time.After(grace):
 		c.cmd.Process.Kill()
 		<-c.exited
 	}

@@ -44,6 +44,9 @@ type Status struct {
 	// RequestsTotal counts data-plane requests answered by all workers of
 	// all generations, read from the node-wide shared-memory zone.
 	RequestsTotal int64 `json:"requests_total"`
+	// RunnerGeneration counts plugin runner processes spawned on this node
+	// (first spawns and respawns), from the same zone.
+	RunnerGeneration int64 `json:"runner_generation"`
 	// Listeners is nil when the kernel's sock_diag could not be read.
 	Listeners []ListenerStatus `json:"listeners,omitempty"`
 }
@@ -69,6 +72,16 @@ type ChildStatus struct {
 	EtcdReachable  *bool  `json:"etcd_reachable,omitempty"`
 	ConfigRevision int64  `json:"config_revision"`
 	ConfigHash     string `json:"config_hash,omitempty"`
+	// Runner is the privileged agent's plugin runner; nil for workers and
+	// when no runner is configured.
+	Runner *RunnerStatus `json:"runner,omitempty"`
+}
+
+// RunnerStatus is the external plugin runner as its supervisor sees it.
+type RunnerStatus struct {
+	Pid      int    `json:"pid"` // 0 while none runs (between respawns)
+	Restarts int    `json:"restarts"`
+	Socket   string `json:"socket"`
 }
 
 type EtcdStatus struct {
@@ -79,9 +92,10 @@ type EtcdStatus struct {
 
 // ChildReport is the payload of an ipc Status message: what only the child knows.
 type ChildReport struct {
-	EtcdReachable  *bool  `json:"etcd_reachable,omitempty"` // nil: this child does not talk to etcd
-	ConfigRevision int64  `json:"config_revision"`
-	ConfigHash     string `json:"config_hash"`
+	EtcdReachable  *bool         `json:"etcd_reachable,omitempty"` // nil: this child does not talk to etcd
+	ConfigRevision int64         `json:"config_revision"`
+	ConfigHash     string        `json:"config_hash"`
+	Runner         *RunnerStatus `json:"runner,omitempty"`
 }
 
 // Call sends one request and waits up to timeout for the answer.
