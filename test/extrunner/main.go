@@ -6,6 +6,9 @@
 // Plugins (each conf value is a JSON document; every field optional):
 //
 //	noop      does nothing (benchmarks).
+//	echo      {} answers 200 with a JSON body describing the request as the SDK
+//	          decoded it (src_ip, method, path, args, headers), so the
+//	          gateway's encoding is checked by the runner's own decoder.
 //	stop      {"status":403,"headers":{"X-Stop":["a","b"]},"body":"stopped"}
 //	          answers the request itself; several values of one header go out
 //	          as several entries (set, then add).
@@ -71,7 +74,7 @@ func usage() {
 // run mirrors the SDK command: dev logs everything to stdout, prod logs
 // warnings to ./logs/runner.log, prof also writes CPU and heap profiles.
 func run(mode string) error {
-	for _, p := range []plugin.Plugin{&noop{}, &stop{}, &rewrite{}, &extra{}, &tag{}, &postResp{}} {
+	for _, p := range []plugin.Plugin{&noop{}, &echo{}, &stop{}, &rewrite{}, &extra{}, &tag{}, &postResp{}} {
 		if err := plugin.RegisterPlugin(p); err != nil {
 			return fmt.Errorf("register %s: %w", p.Name(), err)
 		}
@@ -136,6 +139,26 @@ type noop struct{ plugin.DefaultPlugin }
 
 func (*noop) Name() string                     { return "noop" }
 func (*noop) ParseConf(in []byte) (any, error) { return nil, nil }
+
+type echo struct{ plugin.DefaultPlugin }
+
+func (*echo) Name() string                     { return "echo" }
+func (*echo) ParseConf(in []byte) (any, error) { return nil, nil }
+
+func (*echo) RequestFilter(_ any, w http.ResponseWriter, r pkgHTTP.Request) {
+	b, err := json.Marshal(map[string]any{
+		"src_ip":  r.SrcIP().String(),
+		"method":  r.Method(),
+		"path":    string(r.Path()),
+		"args":    r.Args(),
+		"headers": r.Header().View(),
+	})
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	_, _ = w.Write(b)
+}
 
 type stopConf struct {
 	Status  int                 `json:"status"`
