@@ -442,5 +442,13 @@ func runStatus(g *Globals, args []string) error {
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%d\t%s\n", c.Pid, c.Role, c.Slot, c.Generation, c.State, c.Respawns, etcd)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range st.Children {
+		if r := c.Runner; r != nil {
+			fmt.Fprintf(g.Stdout, "plugin runner pid %d (agent %d, generation %d): %d restarts, socket %s\n", r.Pid, c.Pid, c.Generation, r.Restarts, r.Socket)
+		}
+	}
+	return nil
 }
