@@ -110,6 +110,13 @@ func (a *Agent) Start() error {
 		go a.source.Run(ctx)
 	}
 	if a.runnerCfg != nil {
+		if dir := a.runnerCfg.Dir; dir != "" {
+			// Missing on a first start with the sun_path fallback: the
+			// supervisor creates it.
+			if removed, err := runner.RemoveOrphans(dir); err == nil && len(removed) > 0 {
+				a.runnerCfg.Log.Info().Strs("sockets", removed).Str("dir", dir).Msg("removed sockets of runners whose master is gone")
+			}
+		}
 		sup, err := runner.Start(*a.runnerCfg)
 		if err != nil {
 			return err

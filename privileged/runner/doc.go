@@ -31,6 +31,9 @@
 //   - A socket left at the path (a runner killed with SIGKILL cannot remove
 //     its own) is removed before the next spawn; anything at the path that is
 //     not a socket is left alone and the spawn fails.
+//   - RemoveOrphans clears sockets whose master pid is no live process
+//     (a master killed outright takes agents and runners along before they
+//     can clean up); a socket of a live master is never touched.
 //   - Respawn delays grow from FirstDelay, doubling, to MaxDelay (APISIX
 //     waits 3 s every time) for a runner that keeps exiting, and fall back to
 //     FirstDelay once a runner stayed up for Stable.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -403,6 +404,37 @@ func SecureDir(dir string) (bool, error) {
 		}
 	}
 	return created, nil
+}
+
+// RemoveOrphans removes the sockets in dir that runners of masters no longer
+// alive left behind: a master that died took its agents along (Pdeathsig),
+// and they their runners, with no chance to remove anything. Sockets are
+// named <master pid>-<generation>.sock (tmpl); one whose master pid names a
+// live process stays.
+func RemoveOrphans(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("runner socket directory: %w", err)
+	}
+	var removed []string
+	for _, e := range entries {
+		head, ok := strings.CutSuffix(e.Name(), ".sock")
+		pidText, gen, found := strings.Cut(head, "-")
+		if !ok || !found || e.Type() != fs.ModeSocket {
+			continue
+		}
+		pid, err := strconv.Atoi(pidText)
+		if _, gerr := strconv.Atoi(gen); err != nil || gerr != nil || pid <= 0 {
+			continue
+		}
+		if syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+			removed = append(removed, e.Name())
+		}
+	}
+	return removed, nil
 }
 
 // removeSocket removes a socket file at path; a missing file is fine,

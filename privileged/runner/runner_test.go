@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -409,5 +410,31 @@ func TestEnviron(t *testing.T) {
 	got = Environ([]string{"GOMAXPROCS=1", "GOMAXPROCS=4"}, []string{"GOMAXPROCS"})
 	if want := []string{"GOMAXPROCS=1", "GOMAXPROCS=4"}; !slices.Equal(got, want) {
 		t.Errorf("declared GOMAXPROCS: %v, want %v", got, want)
+	}
+}
+
+func TestRemoveOrphans(t *testing.T) {
+	dir := shortTempDir(t)
+	// pid_max is at most 2^22, so 4194305 never names a process.
+	dead, live := "4194305-3.sock", fmt.Sprintf("%d-1.sock", os.Getpid())
+	for _, name := range []string{dead, live, "4194305-x.sock"} {
+		ln, err := net.Listen("unix", filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		ln.Close()
+	}
+	if err := os.WriteFile(filepath.Join(dir, "4194305-4.sock"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := RemoveOrphans(dir)
+	if err != nil || !slices.Equal(removed, []string{dead}) {
+		t.Errorf("removed %v, %v; want only %s", removed, err, dead)
+	}
+	for _, kept := range []string{live, "4194305-x.sock", "4194305-4.sock"} {
+		if _, err := os.Lstat(filepath.Join(dir, kept)); err != nil {
+			t.Errorf("%s: %v", kept, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,8 +130,31 @@ func TestRunnerSupervisedByAgent(t *testing.T) {
 // agent to have done so).
 func TestRunnerGoneAfterStop(t *testing.T) {
 	g, reports := fakeRunnerGateway(t, "-ignore-term")
+	// Left by an earlier life: a socket directory too open, and the socket
+	// of a runner whose master was killed (pid_max is at most 2^22).
+	dir := filepath.Join(g.Prefix, "logs", "runner")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(dir, "4194305-1.sock")
+	ln, err := net.Listen("unix", orphan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+
 	g.Start()
 	_, run, _ := waitRunner(t, g, reports, 0, 0, 10*time.Second)
+	if filepath.Dir(run.Socket) != dir {
+		t.Fatalf("socket %s not in %s (the prefix is too long for sun_path here)", run.Socket, dir)
+	}
+	if fi, err := os.Lstat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("socket dir %s not made 0700: %v %v", dir, fi.Mode(), err)
+	}
+	if _, err := os.Lstat(orphan); err == nil {
+		t.Errorf("orphan socket %s not removed", orphan)
+	}
 	master := g.MasterPid()
 	began := time.Now()
 	g.MustRun("stop")
