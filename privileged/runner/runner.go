@@ -256,11 +256,11 @@ wait:
 	select {
 	case <-drained:
 	case <-time.After(time.Second):
-		// Someone outside the group still holds the pipe; stop reading.
-		out.Close()
-		<-drained
+		// A process outside the group still holds the pipe's write end:
+		// stop reading (closing the read end ends drain).
 	}
 	out.Close()
+	<-drained
 	if stopped {
 		log.Info().Str("status", cmd.ProcessState.String()).Msg("runner stopped")
 	}
