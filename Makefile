@@ -11,7 +11,7 @@ BIN     := bin/portico
 
 # Packages whose tests fork processes or share state across goroutines run
 # under the race detector.
-RACE_PKGS := ./ipc/... ./master/... ./worker/... ./internal/...
+RACE_PKGS := ./ipc/... ./master/... ./worker/... ./internal/... ./privileged/...
 
 .PHONY: all build run test test-deps test-unit test-integration bench lint clean
 

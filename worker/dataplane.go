@@ -437,7 +437,8 @@ func (b *builder) resolve(snap *store.Snapshot, item *store.Item, rt *resource.R
 		n, err := picker.Pick(&vars.pick, tr, healthy)
 		return proxy.Node{Host: n.Host, Port: n.Port}, err
 	}
-	pu.Done = func(n proxy.Node, took time.Duration, status int, err error) {
+	pu.Done = func(data any, n proxy.Node, took time.Duration, status int, err error) {
+		data.(*reqVars).upstreamStatus = status
 		picker.Done(balancer.Node{Host: n.Host, Port: n.Port}, took, err != nil)
 		if passive != nil {
 			passive(n, status, err)

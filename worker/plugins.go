@@ -10,6 +10,7 @@ import (
 
 	"github.com/portico-gw/portico/resource"
 	"github.com/portico-gw/portico/resource/plugins"
+	"github.com/portico-gw/portico/worker/extplugin"
 	"github.com/portico-gw/portico/worker/router"
 	"github.com/portico-gw/portico/worker/store"
 )
@@ -45,8 +46,8 @@ const (
 // extCall is one configured ext-plugin-* instance, resolved at build time.
 type extCall struct {
 	plugin           string
-	key              string // the PrepareConf idempotency key (spec 8.1)
-	conf             []extConfItem
+	key              string            // the PrepareConf idempotency key (spec 8.1)
+	entries          []extplugin.Entry // the conf list, for PrepareConf; nil when absent
 	allowDegradation bool
 	filter           *router.Expr // _meta.filter; nil = always
 }
@@ -127,8 +128,10 @@ func buildChain(confs []pluginConf, enabled func(string) bool) (*chain, error) {
 		call := &extCall{
 			plugin:           pc.name,
 			key:              confKey(pc),
-			conf:             ec.Conf,
 			allowDegradation: ec.AllowDegradation,
+		}
+		for _, it := range ec.Conf {
+			call.entries = append(call.entries, extplugin.Entry{Name: it.Name, Value: it.Value, HasValue: true})
 		}
 		if meta.Meta != nil && len(meta.Meta.Filter) > 0 {
 			f, err := router.CompileExpr(meta.Meta.Filter)
@@ -157,7 +160,7 @@ func buildChain(confs []pluginConf, enabled func(string) bool) (*chain, error) {
 func confKey(pc pluginConf) string {
 	h := fnv.New64a()
 	h.Write(pc.raw)
-	return pc.ownerType + "#" + pc.ownerID + "#" + pc.name + "#" + strconv.FormatUint(h.Sum64(), 16)
+	return extplugin.Key(pc.ownerType, pc.ownerID, pc.name, strconv.FormatUint(h.Sum64(), 16))
 }
 
 // routePlugins gathers a route's effective plugin configurations (APISIX:

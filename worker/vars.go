@@ -23,6 +23,9 @@ type reqVars struct {
 	// The balancer's arguments for this request (dataplane.go's Pick).
 	pick  balancer.Request
 	tried balancer.Tried
+	// upstreamStatus is the last try's upstream status; 0 when no upstream
+	// answered (the gateway's own 502/504).
+	upstreamStatus int
 }
 
 var varsPool = sync.Pool{New: func() any {
@@ -40,7 +43,7 @@ func newReqVars(r *http.Request) *reqVars {
 
 func (v *reqVars) release() {
 	v.r, v.params = nil, nil
-	v.pick, v.tried = balancer.Request{}, balancer.Tried{}
+	v.pick, v.tried, v.upstreamStatus = balancer.Request{}, balancer.Tried{}, 0
 	varsPool.Put(v)
 }
 

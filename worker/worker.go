@@ -21,6 +21,7 @@ import (
 	"github.com/portico-gw/portico/ipc"
 	"github.com/portico-gw/portico/tmpl"
 	"github.com/portico-gw/portico/worker/dns"
+	"github.com/portico-gw/portico/worker/extplugin"
 	"github.com/portico-gw/portico/worker/health"
 	"github.com/portico-gw/portico/worker/proxy"
 	"github.com/portico-gw/portico/worker/router"
@@ -46,6 +47,7 @@ type Worker struct {
 	dp      atomic.Pointer[dataPlane]
 	builder builder // the previous build, which the next one starts from
 	proxy   *proxy.Proxy
+	ext     *extplugin.Client // the plugin runner's RPC client
 	mode    router.Mode
 	status  *ipc.Zone     // node-wide counters, nil if absent
 	health  *health.Table // the agent's health verdicts, nil if the zone is absent
@@ -65,6 +67,13 @@ func New(env *child.Env) (child.Service, error) {
 		env.Log.Error().Err(err).Msg("dns resolver: domain upstream nodes will not resolve")
 	}
 	w := &Worker{env: env, proxy: proxy.New(resolver), mode: router.Mode(rt.Router), status: env.Zones[tmpl.StatusZone], stopped: make(chan struct{})}
+	w.ext = extplugin.New(extplugin.Options{
+		Socket:     rt.Runner.Socket,
+		Timeout:    rt.Runner.Timeout,
+		ExpireTime: rt.Runner.ExpireTime,
+		WorkerID:   env.Spec.Slot,
+		Generation: runnerGeneration(w.status),
+	})
 	w.builder.enabled = map[string]bool{}
 	for _, name := range rt.Admin.Plugins {
 		w.builder.enabled[name] = true
@@ -181,6 +190,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	w.stop()
 	w.proxy.Close()
+	w.ext.Close()
 	for _, c := range w.closers {
 		c()
 	}
@@ -271,7 +281,7 @@ func (w *Worker) nodeHandler(port string) http.Handler {
 			proxy.WriteError(rw, t.status)
 			return
 		}
-		if dp.globalErr != nil || !t.plugins.empty() || !dp.global.empty() {
+		if dp.globalErr != nil {
 			proxy.WriteError(rw, http.StatusServiceUnavailable)
 			return
 		}
@@ -286,8 +296,21 @@ func (w *Worker) nodeHandler(port string) http.Handler {
 				r.Body = http.MaxBytesReader(rw, r.Body, maxBody)
 			}
 		}
+		if !t.plugins.empty() || !dp.global.empty() {
+			w.serveWithPlugins(rw, r, t, dp.global, &req, port, vars)
+			return
+		}
 		w.proxy.Serve(rw, r, t.upstream, "http", port, vars)
 	})
+}
+
+// runnerGeneration reads the counter the privileged agent bumps before it
+// starts each plugin runner (see privileged and worker/extplugin).
+func runnerGeneration(z *ipc.Zone) func() int64 {
+	if z == nil {
+		return nil
+	}
+	return func() int64 { return z.Load(tmpl.StatusSlotRunnerGeneration) }
 }
 
 func slow(rw http.ResponseWriter, r *http.Request, d time.Duration) {

@@ -34,7 +34,7 @@ var (
 	threads  = flag.Int("t", 2, "wrk threads")
 	workers  = flag.Int("workers", 2, "portico worker processes (and nginx worker_processes)")
 	pin      = flag.Bool("pin", true, "pin with taskset: the gateway under test (Portico or nginx) on CPU 0, wrk and the upstream on the others")
-	only     = flag.String("only", "", `"proxy": only the proxy rows (upstream direct, Portico 1 route, nginx proxy), for quick comparisons`)
+	only     = flag.String("only", "", `"proxy": only the proxy rows (upstream direct, Portico 1 route, nginx proxy), for quick comparisons; "ext": only the ext-plugin rows`)
 )
 
 // pinned runs name on the given CPU list when pinning is on and possible.
@@ -64,10 +64,16 @@ func main() {
 
 	fmt.Printf("machine: %d CPUs; wrk -t%d -c%d -d%s; portico and nginx %d workers; pinned %v (gateway on CPU %s, wrk and upstream on CPU %s)\n\n",
 		numCPU(), *threads, *conns, *duration, *workers, *pin, gatewayCPUs(), otherCPUs())
-	gw := startPortico()
+	gw := startPortico(runnerConfig())
 	defer gw.stop()
-	if *only == "proxy" {
+	switch *only {
+	case "proxy":
 		proxyOnly(gw)
+		return
+	case "ext":
+		upstream := startUpstream()
+		defer upstream.stop()
+		extPluginRows(gw, strings.TrimPrefix(strings.TrimSuffix(upstream.url, "/bench"), "http://"))
 		return
 	}
 
@@ -106,6 +112,8 @@ func main() {
 
 	p50, p99 = putToServed(gw, upAddr, "large", 100)
 	fmt.Printf("%-42s p50 %s, p99 %s (100 puts, every worker)\n", "etcd put -> served, 10,000 routes", p50, p99)
+
+	extPluginRows(gw, upAddr)
 
 	if nginxBin, err := exec.LookPath("nginx"); err == nil {
 		ng := startNginx(nginxBin, strings.TrimPrefix(strings.TrimSuffix(upstream.url, "/bench"), "http://"))
@@ -269,7 +277,7 @@ func freePort() int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func startPortico() *portico {
+func startPortico(extra string) *portico {
 	prefix, err := os.MkdirTemp("", "portico-bench")
 	if err != nil {
 		fatal(err.Error())
@@ -289,7 +297,7 @@ deployment:
   etcd:
     embedded: true
     host: ["http://127.0.0.1:%d"]
-`, port, *workers, freePort(), etcdPort)
+%s`, port, *workers, freePort(), etcdPort, extra)
 	os.WriteFile(filepath.Join(prefix, "conf", "config.yaml"), []byte(cfg), 0o644)
 	// The master and all its children inherit the affinity.
 	if out, err := pinned(gatewayCPUs(), *bin, "start", "-p", prefix).CombinedOutput(); err != nil {

@@ -32,6 +32,13 @@ const (
 // inserted under deployment.admin.
 func newAdminGateway(t *testing.T, workers int, adminExtra string) *Gateway {
 	t.Helper()
+	return newAdminGatewayWith(t, workers, adminExtra, "")
+}
+
+// newAdminGatewayWith is newAdminGateway with top-level sections appended
+// to config.yaml.
+func newAdminGatewayWith(t *testing.T, workers int, adminExtra, topLevel string) *Gateway {
+	t.Helper()
 	g := newGateway(t, workers)
 	g.WriteRawConfig(fmt.Sprintf(`apisix:
   node_listen:
@@ -58,7 +65,7 @@ deployment:
     embedded: true
     host:
       - "http://127.0.0.1:%d"
-`, g.NodePort, workers, testAdminKey, testViewerKey, g.AdminPort, adminExtra, g.EtcdPort))
+%s`, g.NodePort, workers, testAdminKey, testViewerKey, g.AdminPort, adminExtra, g.EtcdPort, topLevel))
 	g.Start()
 	return g
 }

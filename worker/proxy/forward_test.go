@@ -101,7 +101,7 @@ func TestStaleKeepAliveConnectionIsReplaced(t *testing.T) {
 	defer p.Close()
 	u := basicUpstream(up.node)
 	var failed atomic.Int32
-	u.Done = func(_ Node, _ time.Duration, _ int, err error) {
+	u.Done = func(_ any, _ Node, _ time.Duration, _ int, err error) {
 		if err != nil {
 			failed.Add(1)
 		}

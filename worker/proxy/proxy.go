@@ -36,7 +36,7 @@ type Upstream struct {
 	// the upstream's status, or 0 when the try failed with err (a
 	// connect error, a timeout: see IsTimeout, or an invalid response).
 	Pick func(data any, try int, tried []Node) (Node, error)
-	Done func(n Node, took time.Duration, status int, err error)
+	Done func(data any, n Node, took time.Duration, status int, err error)
 	// EnableWebsocket passes Upgrade requests through.
 	EnableWebsocket bool
 	// ShowStatus adds X-APISIX-Upstream-Status to every response, not only 5xx.
@@ -214,7 +214,7 @@ func (ex *exchange) report(n Node, began time.Time, err error) {
 		if err == nil {
 			status = ex.res.status
 		}
-		ex.up.Done(n, time.Since(began), status, err)
+		ex.up.Done(ex.data, n, time.Since(began), status, err)
 	}
 }
 

@@ -159,7 +159,7 @@ func TestRetryOnConnectErrorThenSuccess(t *testing.T) {
 	defer p.Close()
 	var done []bool
 	up := basicUpstream(deadNode(t), good)
-	up.Done = func(_ Node, _ time.Duration, _ int, err error) { done = append(done, err != nil) }
+	up.Done = func(_ any, _ Node, _ time.Duration, _ int, err error) { done = append(done, err != nil) }
 	resp, err := http.Post(gateway(t, p, up)+"/", "text/plain", strings.NewReader("payload"))
 	if err != nil {
 		t.Fatal(err)
