@@ -87,6 +87,9 @@ func runInit(g *Globals, args []string) error {
 		return err
 	}
 	f.Close()
+	if err := handToUser(g, cfg); err != nil {
+		return err
+	}
 	fmt.Fprintf(g.Stdout, "rendered %s\n", f.Name())
 	return nil
 }
@@ -178,6 +181,9 @@ func runStart(g *Globals, args []string) error {
 		return err
 	}
 	if err := os.MkdirAll(cfg.Prefix+"/logs", 0o755); err != nil {
+		return err
+	}
+	if err := handToUser(g, cfg); err != nil {
 		return err
 	}
 	if foreground {
@@ -284,7 +290,19 @@ func runStop(g *Globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	return waitGone(pid, stopTimeout)
+	if err := waitGone(pid, stopTimeout); err != nil {
+		return err
+	}
+	return afterExit(g)
+}
+
+// afterExit hands what the stopped master wrote to nginx_config.user.
+func afterExit(g *Globals) error {
+	cfg, err := load(g)
+	if err != nil {
+		return nil // nothing to hand over without a config; the master is gone either way
+	}
+	return handToUser(g, cfg)
 }
 
 func runQuit(g *Globals, args []string) error {
@@ -303,7 +321,10 @@ func quit(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return waitGone(pid, timeout+stopTimeout)
+	if err := waitGone(pid, timeout+stopTimeout); err != nil {
+		return err
+	}
+	return afterExit(g)
 }
 
 func runReopen(g *Globals, args []string) error {
