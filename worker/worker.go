@@ -32,6 +32,14 @@ import (
 // storeStopGrace bounds how long a draining worker waits for its store.
 const storeStopGrace = time.Second
 
+// firstLoadWait bounds how long a starting worker waits for its first read
+// of etcd before it serves the cached snapshot. During an upgrade or a
+// reload etcd is up and the read takes milliseconds; without the wait, the
+// new workers would answer from a cache up to a second old (a route put
+// just before the upgrade would be a 404) until the embedded etcd's
+// hand-over is over. With etcd down, the cache is served after this.
+const firstLoadWait = 2 * time.Second
+
 // Main is the entry point of `portico worker`, started by the master.
 func Main() int { return child.Main("worker", New) }
 
@@ -53,6 +61,8 @@ type Worker struct {
 	health  *health.Table // the agent's health verdicts, nil if the zone is absent
 	stop    context.CancelFunc
 	stopped chan struct{}
+	fresh   chan struct{} // closed once a snapshot read from etcd (not the cache) is installed
+	freshed sync.Once
 	closers []func() error // released when the worker stops (the admin's etcd client)
 }
 
@@ -66,7 +76,7 @@ func New(env *child.Env) (child.Service, error) {
 	if err != nil {
 		env.Log.Error().Err(err).Msg("dns resolver: domain upstream nodes will not resolve")
 	}
-	w := &Worker{env: env, proxy: proxy.New(resolver), mode: router.Mode(rt.Router), status: env.Zones[tmpl.StatusZone], stopped: make(chan struct{})}
+	w := &Worker{env: env, proxy: proxy.New(resolver), mode: router.Mode(rt.Router), status: env.Zones[tmpl.StatusZone], stopped: make(chan struct{}), fresh: make(chan struct{})}
 	w.ext = extplugin.New(extplugin.Options{
 		Socket:     rt.Runner.Socket,
 		Timeout:    rt.Runner.Timeout,
@@ -129,6 +139,9 @@ func New(env *child.Env) (child.Service, error) {
 // install builds the data plane for snap and swaps it in. A snapshot that
 // does not compile keeps the running data plane.
 func (w *Worker) install(snap *store.Snapshot) {
+	if !snap.Stale {
+		defer w.freshed.Do(func() { close(w.fresh) })
+	}
 	if cur := w.dp.Load(); cur != nil && cur.hash == snap.Hash {
 		next := *cur
 		next.revision = snap.Revision
@@ -149,8 +162,22 @@ func (w *Worker) install(snap *store.Snapshot) {
 	w.dp.Store(dp)
 }
 
-// Start serves every listener and starts following etcd.
+// Start follows etcd and, once the first read is in (or firstLoadWait has
+// passed), serves every listener.
 func (w *Worker) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	go func() {
+		defer close(w.stopped)
+		w.source.Run(ctx)
+	}()
+	if w.env.Runtime.ConfigProvider != "yaml" {
+		select {
+		case <-w.fresh:
+		case <-time.After(firstLoadWait):
+			w.env.Log.Warn().Dur("waited", firstLoadWait).Msg("etcd not read yet: serving the cached configuration")
+		}
+	}
 	for i, srv := range w.servers {
 		ln, tracker := w.lns[i], w.conns[i]
 		w.wg.Add(1)
@@ -162,12 +189,6 @@ func (w *Worker) Start() error {
 			}
 		}()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w.stop = cancel
-	go func() {
-		defer close(w.stopped)
-		w.source.Run(ctx)
-	}()
 	return nil
 }
 

@@ -58,6 +58,12 @@ func (r *loadResult) check(t *testing.T, min int64) {
 // maxRequests were sent: half reuse keep-alive connections, half open a new
 // connection per request. Every answer must be the 404 JSON.
 func clientLoop(ctx context.Context, url string, maxRequests int64) (*loadResult, func()) {
+	return clientLoopWant(ctx, url, maxRequests, http.StatusNotFound)
+}
+
+// clientLoopWant is clientLoop where every answer must have status want
+// (and, for 404, the 404 JSON).
+func clientLoopWant(ctx context.Context, url string, maxRequests int64, want int) (*loadResult, func()) {
 	res := &loadResult{}
 	var sent atomic.Int64
 	var wg sync.WaitGroup
@@ -76,7 +82,7 @@ func clientLoop(ctx context.Context, url string, maxRequests int64) (*loadResult
 			switch {
 			case err != nil:
 				res.fail(start, "read body: %v", err)
-			case resp.StatusCode != 404 || string(body) != `{"error_msg":"404 Route Not Found"}`+"\n":
+			case resp.StatusCode != want || want == 404 && string(body) != `{"error_msg":"404 Route Not Found"}`+"\n":
 				res.fail(start, "status %d body %q", resp.StatusCode, body)
 			default:
 				res.ok.Add(1)

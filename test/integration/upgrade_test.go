@@ -114,3 +114,31 @@ func TestForegroundStartCanUpgrade(t *testing.T) {
 	}
 	g.WaitServing(time.Second)
 }
+
+// A route put a moment before an upgrade is served throughout it: the new
+// master's workers read etcd (still the old master's) before they serve,
+// instead of answering from a cache written up to a second earlier and
+// then waiting out the embedded etcd's hand-over.
+func TestUpgradeRightAfterAPut(t *testing.T) {
+	g := newAdminGateway(t, 2, "")
+	up := echoUpstream(t, "up")
+	if r := g.call(t, "PUT", "/apisix/admin/routes/fresh", fmt.Sprintf(`{"uri":"/fresh","upstream":{"nodes":{%q:1}}}`, up)); r.status != 201 {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	waitServed(t, g, "/fresh")
+	old := g.MasterPid()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, wait := clientLoopWant(ctx, g.URL("/fresh"), 1<<40, 200)
+	copyFile(t, portico, g.Bin)
+	g.MustRun("upgrade")
+	if !waitDead(old, 15*time.Second) {
+		t.Error("old master still alive 15s after the upgrade")
+	}
+	served := res.ok.Load()
+	res.waitOK(t, served+200)
+	cancel()
+	wait()
+	res.check(t, 200)
+}
