@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/portico-gw/portico/internal/control"
+	"github.com/portico-gw/portico/internal/proc"
 	"github.com/portico-gw/portico/ipc"
 	"github.com/portico-gw/portico/tmpl"
 )
@@ -59,18 +58,9 @@ func credentials(rt *tmpl.Runtime) (*syscall.Credential, error) {
 	if rt.Processes.User == "" || os.Geteuid() != 0 {
 		return nil, nil
 	}
-	u, err := user.Lookup(rt.Processes.User)
+	uid, gid, err := proc.LookupUser(rt.Processes.User, rt.Processes.Group)
 	if err != nil {
-		return nil, fmt.Errorf("nginx_config.user %q: %w", rt.Processes.User, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if rt.Processes.Group != "" {
-		g, err := user.LookupGroup(rt.Processes.Group)
-		if err != nil {
-			return nil, fmt.Errorf("nginx_config.user group %q: %w", rt.Processes.Group, err)
-		}
-		gid, _ = strconv.Atoi(g.Gid)
+		return nil, err
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
 }

@@ -61,7 +61,7 @@ func Render(cfg *conf.Config, in Inputs) ([]byte, error) {
 // FromConfig derives the runtime view of cfg.
 func FromConfig(cfg *conf.Config, in Inputs) *Runtime {
 	nc := cfg.NginxConfig
-	user, group := splitUser(nc.User)
+	user, group := SplitUser(nc.User)
 	rt := &Runtime{
 		Version:        in.Version,
 		Prefix:         cfg.Prefix,
@@ -138,8 +138,8 @@ func accessLog(h conf.NginxHTTP) string {
 	return h.AccessLog
 }
 
-// splitUser splits nginx's `user name [group];` form.
-func splitUser(s string) (user, group string) {
+// SplitUser splits nginx's `user name [group];` form.
+func SplitUser(s string) (user, group string) {
 	f := strings.Fields(s)
 	switch len(f) {
 	case 0:

@@ -2,15 +2,12 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/portico-gw/portico/conf"
+	"github.com/portico-gw/portico/internal/proc"
 	"github.com/portico-gw/portico/tmpl"
 )
 
@@ -31,7 +28,7 @@ func handToUser(g *Globals, cfg *conf.Config) error {
 	if os.Geteuid() != 0 || cfg.NginxConfig.User == "" {
 		return nil
 	}
-	uid, gid, err := lookupOwner(cfg.NginxConfig.User)
+	uid, gid, err := proc.LookupUser(tmpl.SplitUser(cfg.NginxConfig.User))
 	if err != nil {
 		return err
 	}
@@ -74,26 +71,6 @@ func accessLog(cfg *conf.Config) string {
 		return ""
 	}
 	return h.AccessLog
-}
-
-// lookupOwner resolves "user" or "user group" as the master does for its
-// children.
-func lookupOwner(spec string) (uid, gid int, err error) {
-	name, group, _ := strings.Cut(strings.TrimSpace(spec), " ")
-	u, err := user.Lookup(name)
-	if err != nil {
-		return 0, 0, fmt.Errorf("nginx_config.user %q: %w", name, err)
-	}
-	uid, _ = strconv.Atoi(u.Uid)
-	gid, _ = strconv.Atoi(u.Gid)
-	if group = strings.TrimSpace(group); group != "" {
-		gr, err := user.LookupGroup(group)
-		if err != nil {
-			return 0, 0, fmt.Errorf("nginx_config.user group %q: %w", group, err)
-		}
-		gid, _ = strconv.Atoi(gr.Gid)
-	}
-	return uid, gid, nil
 }
 
 // chownTree chowns root and everything under it, symlinks themselves rather
