@@ -36,6 +36,7 @@ type extRequest struct {
 
 	upstreamPath string // set by a rewrite: the upstream path (decoded)
 	respHeaders  []extplugin.Entry
+	body         []byte // the request body, once read or replaced
 	bodyRead     bool
 	bodyErr      error
 	respBody     []byte // the upstream response, during post-resp calls
@@ -101,7 +102,7 @@ func (w *Worker) serveWithPlugins(rw http.ResponseWriter, r *http.Request, t *ta
 	if vars.upstreamStatus != 0 {
 		x.respBody = rec.body.Bytes()
 		for _, c := range resp {
-			res, err := w.ext.CallResponse(r.Context(), c.key, c.entries, &extplugin.Response{Status: rec.status, Headers: entries(rec.header)}, x)
+			res, err := w.ext.CallResponse(r.Context(), c.key, c.entries, &extplugin.Response{Status: rec.status, Headers: appendEntries(nil, rec.header)}, x)
 			if err != nil {
 				if x.fail(c, err) {
 					return
@@ -157,14 +158,8 @@ func (x *extRequest) request() *extplugin.Request {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		req.SrcIP = ap.Addr().Unmap()
 	}
-	req.Headers = make([]extplugin.Entry, 0, len(r.Header)+1)
-	req.Headers = append(req.Headers, extplugin.Entry{Name: "host", Value: r.Host, HasValue: true})
-	for k, vs := range r.Header {
-		lk := strings.ToLower(k)
-		for _, v := range vs {
-			req.Headers = append(req.Headers, extplugin.Entry{Name: lk, Value: v, HasValue: true})
-		}
-	}
+	host := extplugin.Entry{Name: "host", Value: r.Host, HasValue: true}
+	req.Headers = appendEntries(append(make([]extplugin.Entry, 0, len(r.Header)+1), host), r.Header)
 	return req
 }
 
@@ -288,11 +283,12 @@ func encodeQuery(args []extplugin.Entry) string {
 	return b.String()
 }
 
+// setBody makes body what the upstream receives and ReqBody answers.
 func (x *extRequest) setBody(body []byte) {
 	x.r.Body = io.NopCloser(bytes.NewReader(body))
 	x.r.ContentLength = int64(len(body))
 	x.r.TransferEncoding = nil
-	x.bodyRead = true
+	x.body, x.bodyRead = body, true
 }
 
 // Var answers ExtraInfo Var: nginx/APISIX variables.
@@ -316,31 +312,19 @@ func (x *extRequest) Var(name string) (string, bool) {
 // ReqBody answers ExtraInfo ReqBody: the whole request body, read once and
 // kept for the upstream.
 func (x *extRequest) ReqBody() ([]byte, error) {
-	if !x.bodyRead {
-		x.bodyRead = true
-		if x.r.Body == nil || x.r.Body == http.NoBody {
-			return nil, nil
-		}
-		body, err := io.ReadAll(io.LimitReader(x.r.Body, maxRecorded+1))
-		if err == nil && len(body) > maxRecorded {
-			err = errors.New("request body larger than an RPC frame")
-		}
-		if err != nil {
-			x.bodyErr = err
-			return nil, err
-		}
-		x.setBody(body)
-		return body, nil
-	}
-	if x.bodyErr != nil {
-		return nil, x.bodyErr
+	if x.bodyRead || x.bodyErr != nil {
+		return x.body, x.bodyErr
 	}
 	if x.r.Body == nil || x.r.Body == http.NoBody {
+		x.bodyRead = true
 		return nil, nil
 	}
-	// setBody left a bytes.Reader that has not been read yet.
-	body, err := io.ReadAll(x.r.Body)
+	body, err := io.ReadAll(io.LimitReader(x.r.Body, maxRecorded+1))
+	if err == nil && len(body) > maxRecorded {
+		err = errors.New("request body larger than an RPC frame")
+	}
 	if err != nil {
+		x.bodyErr = err
 		return nil, err
 	}
 	x.setBody(body)
@@ -350,9 +334,8 @@ func (x *extRequest) ReqBody() ([]byte, error) {
 // RespBody answers ExtraInfo RespBody during post-resp calls.
 func (x *extRequest) RespBody() ([]byte, error) { return x.respBody, nil }
 
-// entries lists h as TextEntries, names lower-cased, one per value.
-func entries(h http.Header) []extplugin.Entry {
-	out := make([]extplugin.Entry, 0, len(h))
+// appendEntries appends h as TextEntries, names lower-cased, one per value.
+func appendEntries(out []extplugin.Entry, h http.Header) []extplugin.Entry {
 	for k, vs := range h {
 		lk := strings.ToLower(k)
 		for _, v := range vs {
