@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -80,12 +79,8 @@ func wrkDuration(s string) time.Duration {
 	return -1
 }
 
-// runnerConfig is the ext-plugin section naming the runner, in its quiet
-// mode (the default dev mode logs every call).
-func runnerConfig() string {
-	dir, err := os.MkdirTemp("", "portico-bench-runner")
-	if err != nil {
-		fatal(err.Error())
-	}
+// runnerConfig is the ext-plugin section naming the runner, built into
+// dir, in its quiet mode (the default dev mode logs every call).
+func runnerConfig(dir string) string {
 	return fmt.Sprintf("ext-plugin:\n  cmd: [%q, \"run\", \"-m\", \"prod\"]\n", buildRunner(dir))
 }

@@ -64,7 +64,12 @@ func main() {
 
 	fmt.Printf("machine: %d CPUs; wrk -t%d -c%d -d%s; portico and nginx %d workers; pinned %v (gateway on CPU %s, wrk and upstream on CPU %s)\n\n",
 		numCPU(), *threads, *conns, *duration, *workers, *pin, gatewayCPUs(), otherCPUs())
-	gw := startPortico(runnerConfig())
+	runnerDir, err := os.MkdirTemp("", "portico-bench-runner")
+	if err != nil {
+		fatal(err.Error())
+	}
+	defer os.RemoveAll(runnerDir)
+	gw := startPortico(runnerConfig(runnerDir))
 	defer gw.stop()
 	switch *only {
 	case "proxy":
