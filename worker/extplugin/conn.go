@@ -1,6 +1,7 @@
 package extplugin
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,9 @@ type conn struct {
 	idle   time.Time
 	hdr    [headerLen]byte
 	buf    []byte
+	// rd lets one read syscall take a whole answer (header and payload)
+	// when it has arrived, instead of one read for each.
+	rd *bufio.Reader
 }
 
 func (c *Client) dial(ctx context.Context, gen int64) (*conn, error) {
@@ -72,8 +76,12 @@ func (cn *conn) send(ctx context.Context, timeout time.Duration, frame []byte) e
 	return opError(ctx, err)
 }
 
-// recv reads one frame. The payload aliases the connection's buffer and is
-// only valid until the next recv.
+// readBufSize holds the usual answer (a few hundred bytes) whole; larger
+// payloads are read straight into buf.
+const readBufSize = 4096
+
+// recv reads one frame within one timeout. The payload aliases the
+// connection's buffer and is only valid until the next recv.
 func (cn *conn) recv(ctx context.Context, timeout time.Duration) (byte, []byte, error) {
 	if err := cn.nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 		return 0, nil, err
@@ -81,7 +89,10 @@ func (cn *conn) recv(ctx context.Context, timeout time.Duration) (byte, []byte, 
 	if err := ctx.Err(); err != nil {
 		return 0, nil, err
 	}
-	n, err := io.ReadFull(cn.nc, cn.hdr[:])
+	if cn.rd == nil {
+		cn.rd = bufio.NewReaderSize(cn.nc, readBufSize)
+	}
+	n, err := io.ReadFull(cn.rd, cn.hdr[:])
 	if n > 0 {
 		cn.answered = true
 	}
@@ -93,10 +104,7 @@ func (cn *conn) recv(ctx context.Context, timeout time.Duration) (byte, []byte, 
 		cn.buf = make([]byte, size)
 	}
 	p := cn.buf[:size]
-	if err := cn.nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return 0, nil, err
-	}
-	if _, err := io.ReadFull(cn.nc, p); err != nil {
+	if _, err := io.ReadFull(cn.rd, p); err != nil {
 		return 0, nil, fmt.Errorf("read %d-byte payload of type %d: %w", size, cn.hdr[0], opError(ctx, err))
 	}
 	return cn.hdr[0], p, nil
