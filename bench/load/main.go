@@ -19,8 +19,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -39,19 +41,32 @@ var (
 
 // pinned runs name on the given CPU list when pinning is on and possible.
 func pinned(cpus, name string, args ...string) *exec.Cmd {
-	if *pin && numCPU() >= 2 {
-		if ts, err := exec.LookPath("taskset"); err == nil {
-			return exec.Command(ts, append([]string{"-c", cpus, name}, args...)...)
-		}
-	}
-	return exec.Command(name, args...)
+	argv := pinnedArgv(cpus, append([]string{name}, args...)...)
+	return exec.Command(argv[0], argv[1:]...)
 }
 
-// Where pinned processes run.
+// pinnedArgv is the command line that runs argv on cpus.
+func pinnedArgv(cpus string, argv ...string) []string {
+	if *pin && numCPU() >= 2 {
+		if ts, err := exec.LookPath("taskset"); err == nil {
+			return append([]string{ts, "-c", cpus}, argv...)
+		}
+	}
+	return argv
+}
+
+// Where pinned processes run. The plugin runner is a process of its own
+// that a server's scheduler places on any CPU; left inside the gateway's
+// pinning (the agent that spawns it inherits it) it would share the
+// gateway's one CPU, which no deployment does.
 func gatewayCPUs() string { return "0" }
 func otherCPUs() string   { return fmt.Sprintf("1-%d", max(numCPU()-1, 1)) }
+func runnerCPUs() string  { return fmt.Sprintf("0-%d", max(numCPU()-1, 0)) }
 
 func main() {
+	if runRole() {
+		return
+	}
 	flag.Parse()
 	if _, err := exec.LookPath("wrk"); err != nil {
 		fatal("wrk not found: `make bench` installs it (apt-get install wrk)")
@@ -68,7 +83,7 @@ func main() {
 	if err != nil {
 		fatal(err.Error())
 	}
-	defer os.RemoveAll(runnerDir)
+	defer onFatal(func() { os.RemoveAll(runnerDir) })()
 	gw := startPortico(runnerConfig(runnerDir))
 	defer gw.stop()
 	switch *only {
@@ -176,7 +191,7 @@ func startUpstream() *server {
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello from upstream\n")) })}
 	go srv.Serve(ln)
-	return &server{url: fmt.Sprintf("http://127.0.0.1:%d/bench", port), stop: func() { srv.Close() }}
+	return &server{url: fmt.Sprintf("http://127.0.0.1:%d/bench", port), stop: onFatal(func() { srv.Close() })}
 }
 
 // putRoute writes route 1 (/bench -> upstream) into the gateway's etcd and
@@ -311,10 +326,10 @@ deployment:
 	p := &portico{prefix: prefix, etcdPort: etcdPort, port: port}
 	p.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	p.url = p.base + "/bench"
-	p.server.stop = func() {
+	p.server.stop = onFatal(func() {
 		exec.Command(*bin, "stop", "-p", prefix).Run()
 		os.RemoveAll(prefix)
-	}
+	})
 	waitHTTP(p.url)
 	return p
 }
@@ -379,7 +394,7 @@ func runNginx(nginxBin, cpus string, workers int, httpBody, url string) *server 
 		fatal(fmt.Sprintf("nginx: %v\n%s", err, out))
 	}
 	s := &server{url: url}
-	s.stop = func() {
+	s.stop = onFatal(func() {
 		exec.Command(nginxBin, "-p", dir, "-c", path, "-s", "quit").Run()
 		// nginx removes its pid file when it has exited.
 		deadline := time.Now().Add(5 * time.Second)
@@ -390,7 +405,7 @@ func runNginx(nginxBin, cpus string, workers int, httpBody, url string) *server 
 			time.Sleep(20 * time.Millisecond)
 		}
 		os.RemoveAll(dir)
-	}
+	})
 	waitHTTP(s.url)
 	return s
 }
@@ -423,8 +438,31 @@ func numCPU() int {
 	return n
 }
 
+// cleanups stop what the bench started, newest first, when it fails half
+// way: a failed run must not leave gateways and upstreams behind.
+var (
+	cleanupMu sync.Mutex
+	cleanups  []func()
+)
+
+// onFatal registers stop to run if the bench fails and returns it made
+// safe to call twice.
+func onFatal(stop func()) func() {
+	once := sync.OnceFunc(stop)
+	cleanupMu.Lock()
+	cleanups = append(cleanups, once)
+	cleanupMu.Unlock()
+	return once
+}
+
 func fatal(msg string) {
 	fmt.Fprintln(os.Stderr, "bench:", msg)
+	cleanupMu.Lock()
+	pending := slices.Clone(cleanups)
+	cleanupMu.Unlock()
+	for _, stop := range slices.Backward(pending) {
+		stop()
+	}
 	os.Exit(1)
 }
 
