@@ -10,12 +10,13 @@
 //
 //   - Framing: every frame is one Write of header and payload together (the
 //     v0.5.0 runner reads a payload with one Read); payloads over 2^24-1
-//     bytes are refused before anything is written. Reads use io.ReadFull,
-//     since the runner writes header and payload separately.
+//     bytes are refused before anything is written. Reads go through a
+//     per-connection buffer with io.ReadFull, since the runner writes header
+//     and payload separately.
 //   - A connection carries one exchange at a time and goes back to the pool
 //     only after a fully successful exchange; after any error it is closed.
-//     Dial is bounded by ConnectTimeout, each write and each read by
-//     Timeout, and a cancelled context moves the deadline to the past, so a
+//     Dial is bounded by ConnectTimeout, each frame written and each frame
+//     read by Timeout, and a cancelled context moves the deadline to the past, so a
 //     hung runner fails a call at Timeout and never blocks it longer.
 //   - A conf token is only ever sent on a connection to the runner process
 //     that issued it, and an answer is only accepted when that can be
