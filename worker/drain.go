@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// connTracker drains an http.Server without dropping requests.
+// connTracker drains a server without dropping requests.
 //
 // Why not http.Server.Shutdown alone: once Shutdown has begun, net/http
 // drops any request it reads afterwards, including the first request of a
@@ -67,7 +67,15 @@ func (t *connTracker) hook(c net.Conn, s http.ConnState) {
 }
 
 // serve runs srv.Serve(ln) and lets drain know when it has returned.
-func (t *connTracker) serve(srv *http.Server, ln net.Listener) error {
+// server is what a connTracker drains: net/http's server (the Admin API)
+// or h1's (the data plane).
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
+func (t *connTracker) serve(srv server, ln net.Listener) error {
 	t.serving.Add(1)
 	defer t.serving.Done()
 	return srv.Serve(ln)
@@ -116,7 +124,7 @@ func (t *connTracker) closeIdle() int {
 
 // drain stops srv from accepting on lns, lets in-flight requests finish and
 // closes the connections, all before ctx ends.
-func (t *connTracker) drain(ctx context.Context, srv *http.Server, lns []net.Listener) error {
+func (t *connTracker) drain(ctx context.Context, srv server, lns []net.Listener) error {
 	t.draining.Store(true)
 	for _, ln := range lns {
 		ln.Close()

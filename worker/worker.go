@@ -22,6 +22,7 @@ import (
 	"github.com/portico-gw/portico/tmpl"
 	"github.com/portico-gw/portico/worker/dns"
 	"github.com/portico-gw/portico/worker/extplugin"
+	"github.com/portico-gw/portico/worker/h1"
 	"github.com/portico-gw/portico/worker/health"
 	"github.com/portico-gw/portico/worker/proxy"
 	"github.com/portico-gw/portico/worker/router"
@@ -46,7 +47,7 @@ func Main() int { return child.Main("worker", New) }
 // Worker serves the node and admin listeners of one slot.
 type Worker struct {
 	env     *child.Env
-	servers []*http.Server
+	servers []server
 	lns     []net.Listener
 	conns   []*connTracker
 	wg      sync.WaitGroup
@@ -122,12 +123,29 @@ func New(env *child.Env) (child.Service, error) {
 			h = w.logged(w.nodeHandler(port))
 		}
 		tracker := newConnTracker()
-		srv := &http.Server{
-			Handler:           tracker.wrap(h),
-			ReadHeaderTimeout: rt.HTTP.ClientHeaderTimeout,
-			IdleTimeout:       rt.HTTP.KeepaliveTimeout,
-			MaxHeaderBytes:    int(rt.HTTP.MaxHeaderBytes),
-			ConnState:         tracker.hook,
+		var srv server
+		if l.Role == tmpl.RoleAdmin {
+			srv = &http.Server{
+				Handler:           tracker.wrap(h),
+				ReadHeaderTimeout: rt.HTTP.ClientHeaderTimeout,
+				IdleTimeout:       rt.HTTP.KeepaliveTimeout,
+				MaxHeaderBytes:    int(rt.HTTP.MaxHeaderBytes),
+				ConnState:         tracker.hook,
+			}
+		} else {
+			srv = &h1.Server{
+				Handler:        tracker.wrap(h),
+				HeaderTimeout:  rt.HTTP.ClientHeaderTimeout,
+				IdleTimeout:    rt.HTTP.KeepaliveTimeout,
+				BodyTimeout:    rt.HTTP.ClientBodyTimeout,
+				SendTimeout:    rt.HTTP.SendTimeout,
+				MaxHeaderBytes: int(rt.HTTP.MaxHeaderBytes),
+				Refuse:         w.refuse,
+				OnPanic: func(v any, stack []byte) {
+					env.Log.Error().Str(logx.FieldAddr, l.Addr).Interface("panic", v).Bytes("stack", stack).Msg("request handler panicked: connection closed")
+				},
+				ConnState: tracker.hook,
+			}
 		}
 		w.servers = append(w.servers, srv)
 		w.lns = append(w.lns, l.Listener)
@@ -262,10 +280,18 @@ var (
 	jsonContentType = []string{"application/json"}
 )
 
+// refuse answers a request the data plane's server refuses before any
+// handler (a malformed or oversized head, a timeout) as nginx does: its
+// error page, with the Server field.
+func (w *Worker) refuse(rw http.ResponseWriter, code int) {
+	rw.Header()["Server"] = []string{w.serverHeader()}
+	proxy.WriteError(rw, code)
+}
+
 // nodeHandler serves the data plane of one listener (port is its port, for
 // X-Forwarded-Port).
 func (w *Worker) nodeHandler(port string) http.Handler {
-	server := []string{w.serverHeader()}
+	serverField := []string{w.serverHeader()}
 	rt := w.env.Runtime
 	slowPath, slowDelay := rt.TestOnly.SlowPath, rt.TestOnly.SlowDelay
 	maxBody := rt.HTTP.ClientMaxBodySize
@@ -274,7 +300,7 @@ func (w *Worker) nodeHandler(port string) http.Handler {
 			w.status.Add(tmpl.StatusSlotRequests, 1)
 		}
 		h := rw.Header()
-		h["Server"] = server
+		h["Server"] = serverField
 		if slowPath != "" && r.URL.Path == slowPath {
 			slow(rw, r, slowDelay)
 			return

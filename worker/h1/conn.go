@@ -1,0 +1,527 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// slowRequest is how long a request runs before a background read starts
+// watching its connection for a client that went away.
+const slowRequest = 250 * time.Millisecond
+
+// maxDrain is how much of a request body the handler left unread is read
+// and discarded to keep the connection; more closes it (net/http's figure).
+const maxDrain = 256 << 10
+
+// aLongTimeAgo is a deadline that makes a blocked read return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+)
+
+// conn is one client connection, served by one goroutine.
+type conn struct {
+	srv      *Server
+	nc       net.Conn
+	accepted time.Time
+	state    atomic.Int32 // http.ConnState
+	remote   string
+
+	// ctx is every request's context: cancelled when the background read
+	// finds the client gone, and when the connection ends.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	cr connReader
+	cw connWriter
+	br *bufio.Reader
+	bw *bufio.Writer
+
+	res    response
+	body   requestBody
+	header http.Header // reused by every response on the connection
+	keys   []string    // scratch for writing header fields in order
+	watch  *time.Timer // starts the background read of a slow request
+	// rdArmed and wrArmed are when the body-read and send deadlines were
+	// last set; re-arming is skipped while they are fresh (see arm).
+	rdArmed, wrArmed time.Time
+	// linger: the client may still be sending (a refused head, an unread
+	// body), so closing at once could reset the connection before it has
+	// read our answer.
+	linger bool
+}
+
+// lingerTime bounds how long a closing connection reads and discards what
+// the client still sends (nginx's lingering_close, shorter).
+const lingerTime = 500 * time.Millisecond
+
+func (c *conn) lingerClose() {
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := c.nc.(closeWriter)
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	var buf [4096]byte
+	for {
+		if _, err := c.nc.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}
+
+func (c *conn) serve() {
+	defer c.close()
+	defer func() {
+		// A handler's panic ends its connection only. ErrAbortHandler is
+		// how a handler asks for exactly that, and is not reported.
+		if v := recover(); v != nil && v != http.ErrAbortHandler && c.srv.OnPanic != nil {
+			c.srv.OnPanic(v, debug.Stack())
+		}
+	}()
+	c.remote = c.nc.RemoteAddr().String()
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.cr = connReader{c: c, limit: -1}
+	c.cr.cond.L = &c.cr.mu
+	c.cw.c = c
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(&c.cr)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(&c.cw)
+	c.header = make(http.Header, 8)
+	c.watch = time.AfterFunc(time.Hour, c.slow)
+	c.watch.Stop()
+
+	for first := true; ; first = false {
+		if !c.awaitRequest(first) {
+			return
+		}
+		req, err := c.readRequest()
+		if err != nil {
+			c.refuse(err)
+			return
+		}
+		if !c.serveRequest(req) || c.srv.shutdown.Load() {
+			return
+		}
+		c.srv.setState(c, http.StateIdle)
+	}
+}
+
+func (c *conn) close() {
+	if c.watch != nil {
+		c.watch.Stop()
+	}
+	if c.cancel != nil {
+		c.cancel()
+	}
+	if http.ConnState(c.state.Load()) == http.StateHijacked {
+		return
+	}
+	c.cr.abortPendingRead()
+	if c.linger {
+		c.lingerClose()
+	}
+	c.nc.Close()
+	if c.br != nil {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.br, c.bw = nil, nil
+	}
+	c.srv.setState(c, http.StateClosed)
+}
+
+// awaitRequest waits for the first byte of a request: for the head's
+// timeout on a new connection (nginx's client_header_timeout), for the
+// keep-alive timeout between requests. Nothing arriving closes silently.
+func (c *conn) awaitRequest(first bool) bool {
+	wait := orDefault(c.srv.HeaderTimeout, defaultHeaderTimeout)
+	if !first {
+		wait = orDefault(c.srv.IdleTimeout, defaultIdleTimeout)
+	}
+	c.setReadDeadline(time.Now().Add(wait))
+	if _, err := c.br.Peek(1); err != nil {
+		return false
+	}
+	if !first {
+		c.setReadDeadline(time.Now().Add(orDefault(c.srv.HeaderTimeout, defaultHeaderTimeout)))
+	}
+	c.srv.setState(c, http.StateActive)
+	return true
+}
+
+// Errors readRequest reports for refuse to answer.
+var (
+	errHeaderTooLarge = errors.New("request head larger than the limit")
+	errVersion        = errors.New("unsupported HTTP version")
+	errExpect         = errors.New("unsupported Expect")
+)
+
+type badRequestError string
+
+func (e badRequestError) Error() string { return string(e) }
+
+func (c *conn) readRequest() (*http.Request, error) {
+	c.cr.setLimit(int64(orDefault(c.srv.MaxHeaderBytes, defaultMaxHeaderBytes)))
+	// http.ReadRequest keeps the first of several Host fields and drops
+	// the rest; nginx refuses such a request, and so do we when the head
+	// is in the buffer (a head too long for it goes unchecked).
+	dupHost := duplicateHost(c.buffered())
+	req, err := http.ReadRequest(c.br)
+	hit := c.cr.hitLimit
+	c.cr.setLimit(-1)
+	if hit {
+		return nil, errHeaderTooLarge
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.ProtoMajor != 1 {
+		return nil, errVersion
+	}
+	// The checks net/http's server makes beyond parsing.
+	switch {
+	case req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT":
+		return nil, badRequestError("missing Host header")
+	case dupHost:
+		return nil, badRequestError("more than one Host header")
+	case !httpguts.ValidHostHeader(req.Host):
+		return nil, badRequestError("malformed Host header")
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, badRequestError("invalid header name")
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, badRequestError("invalid header value")
+			}
+		}
+	}
+	req.RemoteAddr = c.remote
+	return req.WithContext(c.ctx), nil
+}
+
+// buffered is what the reader holds, without reading more.
+func (c *conn) buffered() []byte {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return b
+}
+
+// duplicateHost reports whether a complete request head at the start of b
+// has more than one Host field.
+func duplicateHost(b []byte) bool {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return false
+	}
+	n := 0
+	for line := range bytes.SplitSeq(b[:end], []byte("\r\n")) {
+		if len(line) > 5 && line[4] == ':' && bytes.EqualFold(line[:4], []byte("host")) {
+			n++
+		}
+	}
+	return n > 1
+}
+
+// refuse answers a request that could not be read, then the connection
+// closes. A client that sent nothing more, or went away, gets nothing.
+func (c *conn) refuse(err error) {
+	var code int
+	var ne net.Error
+	switch {
+	case errors.Is(err, errHeaderTooLarge):
+		code = http.StatusRequestHeaderFieldsTooLarge
+	case errors.As(err, &ne) && ne.Timeout():
+		code = http.StatusRequestTimeout
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), c.cr.err != nil:
+		return
+	case errors.Is(err, errVersion):
+		code = http.StatusHTTPVersionNotSupported
+	default:
+		code = http.StatusBadRequest
+	}
+	c.linger = true
+	c.answer(code)
+}
+
+// answer sends a status of the server's own (400, 408, 417, 431, ...)
+// through Refuse and closes.
+func (c *conn) answer(code int) {
+	req := &http.Request{Method: "GET", ProtoMajor: 1, ProtoMinor: 1, Close: true}
+	c.res.reset(c, req)
+	if c.srv.Refuse != nil {
+		c.srv.Refuse(&c.res, code)
+	} else {
+		c.res.WriteHeader(code)
+	}
+	c.res.finish()
+	c.bw.Flush()
+}
+
+// serveRequest runs the handler and completes the response; it reports
+// whether the connection may carry another request.
+func (c *conn) serveRequest(req *http.Request) bool {
+	expect := false
+	if e := req.Header.Get("Expect"); e != "" {
+		if !strings.EqualFold(e, "100-continue") || !req.ProtoAtLeast(1, 1) {
+			c.linger = true
+			c.answer(http.StatusExpectationFailed)
+			return false
+		}
+		expect = req.ContentLength != 0
+		delete(req.Header, "Expect")
+	}
+	c.res.reset(c, req)
+	c.body.reset(c, req.Body, expect)
+	if req.Body != http.NoBody && req.Body != nil {
+		req.Body = &c.body
+	}
+	c.cr.startRequest()
+	c.watch.Reset(slowRequest)
+
+	c.srv.Handler.ServeHTTP(&c.res, req)
+
+	c.watch.Stop()
+	c.cr.endRequest()
+	if c.res.hijacked {
+		return false
+	}
+	if !c.body.eof && req.Body != http.NoBody && req.Body != nil && !c.res.closeAfter {
+		// The next request starts where this body ends. Drain it before
+		// the response commits, so a failure can still say close.
+		if expect && !c.body.continued {
+			c.res.closeAfter = true
+		} else if n, _ := io.CopyN(io.Discard, &c.body, maxDrain+1); n > maxDrain || !c.body.eof {
+			c.res.closeAfter = true
+			c.linger = true
+		}
+	}
+	c.res.finish()
+	if err := c.bw.Flush(); err != nil {
+		return false
+	}
+	return !c.res.closeAfter && c.cr.err == nil
+}
+
+// slow runs on a timer while a request is in flight: once the request body
+// has been read, a background read watches for the client going away.
+func (c *conn) slow() {
+	if !c.body.done.Load() {
+		c.watch.Reset(slowRequest)
+		return
+	}
+	c.cr.startBackgroundRead()
+}
+
+func (c *conn) setReadDeadline(t time.Time) {
+	c.rdArmed = time.Time{}
+	c.nc.SetReadDeadline(t)
+}
+
+// arm sets a deadline of now+d unless one set less than d/8 ago is still
+// in force: the timeout then runs between 7/8 and all of d after the last
+// operation, and busy connections skip most deadline updates.
+func arm(armed *time.Time, d time.Duration, set func(time.Time) error) {
+	now := time.Now()
+	if !armed.IsZero() && now.Sub(*armed) < d/8 {
+		return
+	}
+	*armed = now
+	set(now.Add(d))
+}
+
+// connReader reads the client connection for the bufio.Reader: it limits
+// the request head and hands over a byte the background read took.
+type connReader struct {
+	c        *conn
+	limit    int64 // bytes left for the head; -1 outside it
+	hitLimit bool
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	inFlight bool // a request is being handled
+	bgRead   bool // the background read is running
+	aborting bool
+	hasByte  bool
+	byteBuf  [1]byte
+	err      error // the background read found the connection ended
+}
+
+func (cr *connReader) setLimit(n int64) {
+	cr.limit = n
+	cr.hitLimit = false
+}
+
+func (cr *connReader) Read(p []byte) (int, error) {
+	cr.abortPendingRead()
+	if cr.limit == 0 {
+		cr.hitLimit = true
+		return 0, io.EOF
+	}
+	if cr.limit > 0 && int64(len(p)) > cr.limit {
+		p = p[:cr.limit]
+	}
+	cr.mu.Lock()
+	if cr.hasByte {
+		cr.hasByte = false
+		p[0] = cr.byteBuf[0]
+		cr.mu.Unlock()
+		cr.count(1)
+		return 1, nil
+	}
+	if err := cr.err; err != nil {
+		cr.mu.Unlock()
+		return 0, err
+	}
+	cr.mu.Unlock()
+	n, err := cr.c.nc.Read(p)
+	cr.count(n)
+	return n, err
+}
+
+func (cr *connReader) count(n int) {
+	if cr.limit > 0 {
+		cr.limit -= int64(n)
+	}
+}
+
+func (cr *connReader) startRequest() {
+	cr.mu.Lock()
+	cr.inFlight = true
+	cr.mu.Unlock()
+}
+
+func (cr *connReader) endRequest() {
+	cr.mu.Lock()
+	cr.inFlight = false
+	cr.mu.Unlock()
+	cr.abortPendingRead()
+}
+
+func (cr *connReader) startBackgroundRead() {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if !cr.inFlight || cr.bgRead || cr.hasByte || cr.err != nil {
+		return
+	}
+	cr.bgRead = true
+	cr.c.nc.SetReadDeadline(time.Time{})
+	go cr.backgroundRead()
+}
+
+func (cr *connReader) backgroundRead() {
+	n, err := cr.c.nc.Read(cr.byteBuf[:])
+	cr.mu.Lock()
+	if n == 1 {
+		cr.hasByte = true
+	}
+	var ne net.Error
+	if err != nil && !(cr.aborting && errors.As(err, &ne) && ne.Timeout()) {
+		// EOF, reset: the client is gone, and so is any use of its request.
+		cr.err = err
+		cr.c.cancel()
+	}
+	cr.bgRead = false
+	cr.aborting = false
+	cr.mu.Unlock()
+	cr.cond.Broadcast()
+}
+
+// abortPendingRead stops the background read, if any, and waits for it.
+func (cr *connReader) abortPendingRead() {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if !cr.bgRead {
+		return
+	}
+	cr.aborting = true
+	cr.c.nc.SetReadDeadline(aLongTimeAgo)
+	for cr.bgRead {
+		cr.cond.Wait()
+	}
+	cr.c.setReadDeadline(time.Time{})
+}
+
+// connWriter writes the response to the client under send_timeout.
+type connWriter struct{ c *conn }
+
+func (cw *connWriter) Write(p []byte) (int, error) {
+	c := cw.c
+	arm(&c.wrArmed, orDefault(c.srv.SendTimeout, defaultSendTimeout), c.nc.SetWriteDeadline)
+	return c.nc.Write(p)
+}
+
+// requestBody is the request's body as the handler reads it: 100 Continue
+// on the first read, client_body_timeout between reads.
+type requestBody struct {
+	c         *conn
+	rc        io.ReadCloser
+	expect    bool
+	continued bool
+	eof       bool
+	done      atomic.Bool // read to its end (read by the watch timer)
+}
+
+func (b *requestBody) reset(c *conn, rc io.ReadCloser, expect bool) {
+	*b = requestBody{c: c, rc: rc, expect: expect}
+	b.done.Store(rc == nil || rc == http.NoBody)
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.eof {
+		return 0, io.EOF
+	}
+	c := b.c
+	if b.expect && !b.continued {
+		b.continued = true
+		if !c.res.wroteHeader {
+			c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			if err := c.bw.Flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	arm(&c.rdArmed, orDefault(c.srv.BodyTimeout, defaultBodyTimeout), c.nc.SetReadDeadline)
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.eof = true
+		b.done.Store(true)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.res.closeAfter = true
+		return n, ErrBodyTimeout
+	}
+	return n, err
+}
+
+func (b *requestBody) Close() error { return nil }
+
+// ErrBodyTimeout is what a body read returns when the client sent nothing
+// for client_body_timeout. It is a net.Error whose Timeout is true.
+var ErrBodyTimeout error = bodyTimeoutError{}
+
+type bodyTimeoutError struct{}
+
+func (bodyTimeoutError) Error() string {
+	return "client_body_timeout: the client stopped sending the request body"
+}
+func (bodyTimeoutError) Timeout() bool   { return true }
+func (bodyTimeoutError) Temporary() bool { return false }
