@@ -365,7 +365,8 @@ func (ex *exchange) forwardInterim() {
 // error or a timeout, and only while the request can still be sent again
 // whole.
 func (ex *exchange) retryable(err error) bool {
-	if ex.sent || errors.Is(err, errAborted) || errors.Is(err, errClientGone) {
+	var clientErr *clientBodyError
+	if ex.sent || errors.Is(err, errAborted) || errors.Is(err, errClientGone) || errors.As(err, &clientErr) {
 		return false
 	}
 	var de *dialError
@@ -383,6 +384,10 @@ func (ex *exchange) fail(err error) {
 	case errors.As(err, &tooBig):
 		// A chunked body outgrew client_max_body_size on the way.
 		WriteError(ex.w, http.StatusRequestEntityTooLarge)
+		return
+	case errors.As(err, &clientErr) && isTimeout(clientErr.error):
+		// client_body_timeout: nginx's 408.
+		WriteError(ex.w, http.StatusRequestTimeout)
 		return
 	case errors.As(err, &clientErr):
 		WriteError(ex.w, http.StatusBadRequest)
