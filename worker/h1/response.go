@@ -215,6 +215,11 @@ func (w *response) Write(p []byte) (int, error) {
 func (w *response) writeBody(p []byte) {
 	bw := w.c.bw
 	if w.chunked {
+		if len(p) == 0 {
+			// A chunk of size 0 is the last one: an empty Write must not
+			// end the body.
+			return
+		}
 		var b [16]byte
 		bw.Write(strconv.AppendInt(b[:0], int64(len(p)), 16))
 		bw.WriteString("\r\n")

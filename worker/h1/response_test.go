@@ -220,6 +220,31 @@ func TestFlushSendsHead(t *testing.T) {
 	c.expectOpen()
 }
 
+// TestEmptyWriteAfterFlush: an empty Write on a chunked response writes
+// nothing; it must not end the body with a zero-length chunk.
+func TestEmptyWriteAfterFlush(t *testing.T) {
+	t.Parallel()
+	ts := start(t, newServer(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			hello(w, r)
+			return
+		}
+		io.WriteString(w, "a")
+		w.(http.Flusher).Flush()
+		if n, err := w.Write(nil); n != 0 || err != nil {
+			t.Errorf("Write(nil): %d, %v", n, err)
+		}
+		io.WriteString(w, "")
+		io.WriteString(w, "b")
+	}))
+	c := dial(t, ts.addr)
+	res, body := c.get("/")
+	if body != "ab" || !slices.Equal(res.TransferEncoding, []string{"chunked"}) {
+		t.Fatalf("body %q, Transfer-Encoding %q; want \"ab\", chunked", body, res.TransferEncoding)
+	}
+	c.expectOpen()
+}
+
 // TestHeaderHygiene: what a handler puts in the header cannot split the
 // response; invalid names are left out; Date is set; fields are sorted.
 func TestHeaderHygiene(t *testing.T) {
