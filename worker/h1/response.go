@@ -74,8 +74,12 @@ func (w *response) WriteHeader(code int) {
 	w.commit(false)
 }
 
-// writeInformational sends a 1xx head at once (103 Early Hints, ...).
+// writeInformational sends a 1xx head at once (103 Early Hints, ...),
+// except to an HTTP/1.0 client, which knows no 1xx (RFC 9110, 15.2).
 func (w *response) writeInformational(code int) {
+	if !w.req.ProtoAtLeast(1, 1) {
+		return
+	}
 	w.writeStatusLine(code)
 	w.writeFields()
 	w.c.bw.WriteString("\r\n")

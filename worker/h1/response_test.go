@@ -303,7 +303,8 @@ func mustReadFull(t *testing.T, c *client, b []byte) string {
 }
 
 // TestInformational: a 103 is sent at once with the fields set so far,
-// then the final response.
+// then the final response; an HTTP/1.0 client, which knows no 1xx, gets
+// only the final response.
 func TestInformational(t *testing.T) {
 	t.Parallel()
 	handler := func(w http.ResponseWriter, r *http.Request) {
@@ -330,5 +331,16 @@ func TestInformational(t *testing.T) {
 			t.Fatalf("final response %s %q", res.Status, body)
 		}
 		c.expectOpen()
+	})
+	t.Run("HTTP/1.0", func(t *testing.T) {
+		t.Parallel()
+		ts := start(t, newServer(handler))
+		c := dial(t, ts.addr)
+		c.send("GET / HTTP/1.0\r\n\r\n")
+		res, body := c.response("GET")
+		if res.StatusCode != 200 || body != "final" {
+			t.Fatalf("response to HTTP/1.0: %s %q, want 200 \"final\"", res.Status, body)
+		}
+		c.expectClosed()
 	})
 }
