@@ -464,6 +464,11 @@ type connWriter struct{ c *conn }
 
 func (cw *connWriter) Write(p []byte) (int, error) {
 	c := cw.c
+	if c.res.hijacked {
+		// The bufio.Writer Hijack returned: the connection is the
+		// handler's, and so are its deadlines.
+		return c.nc.Write(p)
+	}
 	arm(&c.wrArmed, orDefault(c.srv.SendTimeout, defaultSendTimeout), c.nc.SetWriteDeadline)
 	return c.nc.Write(p)
 }

@@ -570,6 +570,46 @@ func TestHijack(t *testing.T) {
 	}
 }
 
+// TestHijackedConnHasNoDeadline: once hijacked, the connection is the
+// handler's: writes on it are not bound by SendTimeout, whichever way they
+// go (httputil.ReverseProxy writes the 101 through the bufio.Writer, then
+// copies to the net.Conn).
+func TestHijackedConnHasNoDeadline(t *testing.T) {
+	t.Parallel()
+	ts := start(t, newServer(func(w http.ResponseWriter, r *http.Request) {
+		nc, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer nc.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		if err := rw.Flush(); err != nil {
+			t.Errorf("Flush: %v", err)
+		}
+		line, err := rw.ReadString('\n')
+		if err != nil {
+			t.Errorf("read: %v", err)
+			return
+		}
+		if _, err := io.WriteString(nc, "echo "+line); err != nil {
+			t.Errorf("write to the hijacked connection: %v", err)
+		}
+	}))
+	c := dial(t, ts.addr)
+	c.send("GET / HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	if res, err := http.ReadResponse(c.br, nil); err != nil || res.StatusCode != 101 {
+		t.Fatalf("got %v, %v; want 101", res, err)
+	}
+	// Nothing to poll for: the point is that time passes beyond
+	// SendTimeout before the handler writes again.
+	time.Sleep(2 * sendTimeout)
+	c.send("ping\n")
+	if line, err := c.br.ReadString('\n'); line != "echo ping\n" {
+		t.Fatalf("got %q, %v; want \"echo ping\\n\"", line, err)
+	}
+}
+
 // TestPanic: a panicking handler closes its connection only, and OnPanic
 // learns of it (not of http.ErrAbortHandler).
 func TestPanic(t *testing.T) {
