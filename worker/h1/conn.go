@@ -280,12 +280,14 @@ func (c *conn) answer(code int) {
 func (c *conn) serveRequest(req *http.Request) bool {
 	expect := false
 	if e := req.Header.Get("Expect"); e != "" {
-		if !strings.EqualFold(e, "100-continue") || !req.ProtoAtLeast(1, 1) {
+		if !strings.EqualFold(e, "100-continue") {
 			c.linger = true
 			c.answer(http.StatusExpectationFailed)
 			return false
 		}
-		expect = req.ContentLength != 0
+		// HTTP/1.0 has no 100 (Continue): its client sends the body
+		// unprompted, and the expectation is ignored (RFC 9110, 10.1.1).
+		expect = req.ProtoAtLeast(1, 1) && req.ContentLength != 0
 		delete(req.Header, "Expect")
 	}
 	c.res.reset(c, req)

@@ -358,6 +358,18 @@ func TestExpectContinue(t *testing.T) {
 		}
 		c.expectOpen()
 	})
+	t.Run("HTTP/1.0 ignores it", func(t *testing.T) {
+		// RFC 9110, 10.1.1: a server MUST ignore a 100-continue
+		// expectation in an HTTP/1.0 request.
+		t.Parallel()
+		ts := start(t, newServer(echo))
+		c := dial(t, ts.addr)
+		c.send("POST / HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello")
+		if res, body := c.response("POST"); res.StatusCode != 200 || body != "got hello" {
+			t.Fatalf("got %s %q, want 200 \"got hello\"", res.Status, body)
+		}
+		c.expectClosed()
+	})
 }
 
 // TestUnreadBody: a small body the handler left unread is discarded and
