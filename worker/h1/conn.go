@@ -180,9 +180,10 @@ func (e badRequestError) Error() string { return string(e) }
 func (c *conn) readRequest() (*http.Request, error) {
 	c.cr.setLimit(int64(orDefault(c.srv.MaxHeaderBytes, defaultMaxHeaderBytes)))
 	// http.ReadRequest keeps the first of several Host fields and drops
-	// the rest; nginx refuses such a request, and so do we when the head
-	// is in the buffer (a head too long for it goes unchecked).
-	dupHost := duplicateHost(c.buffered())
+	// the rest, and lets Transfer-Encoding override (and delete) a
+	// Content-Length; nginx refuses such requests, and so do we when the
+	// head is in the buffer (a head too long for it goes unchecked).
+	dupHost, lengthAndChunked := checkHead(c.buffered())
 	req, err := http.ReadRequest(c.br)
 	hit := c.cr.hitLimit
 	c.cr.setLimit(-1)
@@ -201,6 +202,8 @@ func (c *conn) readRequest() (*http.Request, error) {
 		return nil, badRequestError("missing Host header")
 	case dupHost:
 		return nil, badRequestError("more than one Host header")
+	case lengthAndChunked:
+		return nil, badRequestError("both Content-Length and Transfer-Encoding")
 	case !httpguts.ValidHostHeader(req.Host):
 		return nil, badRequestError("malformed Host header")
 	}
@@ -224,20 +227,31 @@ func (c *conn) buffered() []byte {
 	return b
 }
 
-// duplicateHost reports whether a complete request head at the start of b
-// has more than one Host field.
-func duplicateHost(b []byte) bool {
+// checkHead reports whether a complete request head at the start of b has
+// more than one Host field, and whether it has both Content-Length and
+// Transfer-Encoding.
+func checkHead(b []byte) (dupHost, lengthAndChunked bool) {
 	end := bytes.Index(b, []byte("\r\n\r\n"))
 	if end < 0 {
-		return false
+		return false, false
 	}
-	n := 0
+	n, cl, te := 0, false, false
 	for line := range bytes.SplitSeq(b[:end], []byte("\r\n")) {
-		if len(line) > 5 && line[4] == ':' && bytes.EqualFold(line[:4], []byte("host")) {
+		switch {
+		case len(line) > 5 && line[4] == ':' && bytes.EqualFold(line[:4], []byte("host")):
 			n++
+		case isField(line, "content-length"):
+			cl = true
+		case isField(line, "transfer-encoding"):
+			te = true
 		}
 	}
-	return n > 1
+	return n > 1, cl && te
+}
+
+// isField reports whether line is a field named name (in lower case).
+func isField(line []byte, name string) bool {
+	return len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], []byte(name))
 }
 
 // refuse answers a request that could not be read, then the connection

@@ -113,6 +113,8 @@ func TestRefusedRequests(t *testing.T) {
 	}{
 		{"missing Host", "GET / HTTP/1.1\r\n\r\n", 400},
 		{"two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+		{"Content-Length and Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400},
+		{"Transfer-Encoding and Content-Length", "POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400},
 		{"two Content-Lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400},
 		{"bad Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: five\r\n\r\nhello", 400},
 		{"invalid header name", "GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", 400},

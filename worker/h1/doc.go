@@ -7,10 +7,13 @@
 //   - Handlers get a *http.Request from http.ReadRequest and an
 //     http.ResponseWriter that also implements http.Flusher and
 //     http.Hijacker, so http.NewResponseController works on it.
-//   - Framing is never ambiguous: http.ReadRequest refuses conflicting
-//     Content-Length and Transfer-Encoding; a response declares its length,
-//     is chunked, or (HTTP/1.0 without a length) closes the connection. A
-//     body shorter than its declared length closes the connection.
+//   - Framing is never ambiguous: a request with both Content-Length and
+//     Transfer-Encoding is refused (400) when its whole head is in the read
+//     buffer as it starts (http.ReadRequest would let Transfer-Encoding
+//     win, which it still does for a head that is not); a response declares
+//     its length, is chunked, or (HTTP/1.0 without a length) closes the
+//     connection. A body shorter than its declared length closes the
+//     connection.
 //   - Every wait on the client is bounded, nginx's way: IdleTimeout
 //     (keepalive_timeout) between requests, HeaderTimeout
 //     (client_header_timeout) for the request head (408 once a byte of it
