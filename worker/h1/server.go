@@ -49,9 +49,11 @@ func orDefault[T int | time.Duration](v, d T) T {
 }
 
 // Serve accepts connections on ln until Shutdown or Close, and then returns
-// http.ErrServerClosed.
+// http.ErrServerClosed. A listener given after Shutdown or Close is closed
+// at once, as net/http does: nothing else would close it.
 func (s *Server) Serve(ln net.Listener) error {
 	if !s.track(ln) {
+		ln.Close()
 		return http.ErrServerClosed
 	}
 	defer s.untrack(ln)

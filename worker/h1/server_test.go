@@ -90,8 +90,16 @@ func TestShutdown(t *testing.T) {
 	case <-time.After(testDeadline):
 		t.Fatal("Shutdown did not return")
 	}
-	if err := ts.Serve(newListener(t)); !errors.Is(err, http.ErrServerClosed) {
+	// A listener given to Serve after Shutdown is closed, as net/http's
+	// Serve does: its clients are refused instead of waiting in the
+	// accept queue for nothing.
+	late := newListener(t)
+	if err := ts.Serve(late); !errors.Is(err, http.ErrServerClosed) {
 		t.Errorf("Serve after Shutdown: %v, want http.ErrServerClosed", err)
+	}
+	if nc, err := net.Dial("tcp", late.Addr().String()); err == nil {
+		nc.Close()
+		t.Errorf("a listener given to Serve after Shutdown still accepts")
 	}
 }
 
