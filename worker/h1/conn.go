@@ -501,7 +501,9 @@ type requestBody struct {
 }
 
 func (b *requestBody) reset(c *conn, rc io.ReadCloser, expect bool) {
-	*b = requestBody{c: c, rc: rc, expect: expect}
+	// Field by field: the watch timer of the previous request may still be
+	// loading done, which must only be accessed atomically.
+	b.c, b.rc, b.expect, b.continued, b.eof = c, rc, expect, false, false
 	b.done.Store(rc == nil || rc == http.NoBody)
 }
 

@@ -534,6 +534,35 @@ func TestBackgroundReadKeepsBytes(t *testing.T) {
 	})
 }
 
+// TestSlowRequestsUnreadBodies: requests that outlast slowRequest with a
+// body nobody reads (the watch timer keeps waiting for the body meanwhile),
+// then the next request on each connection. Several connections at once,
+// so that -race sees the timer and the next request's setup side by side.
+func TestSlowRequestsUnreadBodies(t *testing.T) {
+	t.Parallel()
+	// The behaviour under test is a handler that runs past slowRequest
+	// (250 ms): it has to take that long.
+	const handlerTime = 300 * time.Millisecond
+	ts := start(t, newServer(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(handlerTime)
+		io.WriteString(w, r.URL.Path)
+	}))
+	conns := make([]*client, 20)
+	for i := range conns {
+		conns[i] = dial(t, ts.addr)
+	}
+	for _, path := range []string{"/first", "/second"} {
+		for _, c := range conns {
+			c.send("POST " + path + " HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+		}
+		for _, c := range conns {
+			if res, body := c.response("POST"); res.StatusCode != 200 || body != path || res.Close {
+				t.Fatalf("got %s %q close=%v, want 200 %q", res.Status, body, res.Close, path)
+			}
+		}
+	}
+}
+
 // TestHijack: the handler takes the connection over, with the bytes the
 // client sent after the head, and talks to the client directly.
 func TestHijack(t *testing.T) {
