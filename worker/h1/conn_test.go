@@ -200,6 +200,17 @@ func TestHeaderTimeout(t *testing.T) {
 		}
 		c.expectClosed()
 	})
+	t.Run("half a head, then the client closes", func(t *testing.T) {
+		t.Parallel()
+		ts := start(t, newServer(hello))
+		c := dial(t, ts.addr)
+		c.send("GET / HTTP/1.1\r\nHost: t\r\n")
+		c.Conn.(*net.TCPConn).CloseWrite()
+		c.expectClosed() // nothing to answer to a client that left
+		if seq := ts.states.waitLast(t, c.addr(), http.StateClosed); !slices.Equal(seq, []http.ConnState{http.StateNew, http.StateActive, http.StateClosed}) {
+			t.Errorf("states %v", seq)
+		}
+	})
 	t.Run("nothing", func(t *testing.T) {
 		t.Parallel()
 		ts := start(t, newServer(hello))
@@ -579,6 +590,9 @@ func TestHijack(t *testing.T) {
 		if _, err := w.Write([]byte("x")); !errors.Is(err, http.ErrHijacked) {
 			t.Errorf("Write after Hijack: %v, want http.ErrHijacked", err)
 		}
+		if _, _, err := http.NewResponseController(w).Hijack(); !errors.Is(err, http.ErrHijacked) {
+			t.Errorf("second Hijack: %v, want http.ErrHijacked", err)
+		}
 		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
 		rw.Flush()
 		for range 2 {
@@ -611,6 +625,41 @@ func TestHijack(t *testing.T) {
 	if want := []http.ConnState{http.StateNew, http.StateActive, http.StateHijacked}; !slices.Equal(seq, want) {
 		t.Errorf("states %v, want %v", seq, want)
 	}
+}
+
+// TestHijackAfterWriteHeader: a 101 written through the ResponseWriter is
+// sent when the handler hijacks, and the connection is then the handler's.
+func TestHijackAfterWriteHeader(t *testing.T) {
+	t.Parallel()
+	ts := start(t, newServer(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Upgrade", "echo")
+		w.Header().Set("Connection", "Upgrade")
+		w.WriteHeader(http.StatusSwitchingProtocols)
+		nc, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer nc.Close()
+		line, _ := rw.ReadString('\n')
+		io.WriteString(nc, "echo "+line)
+	}))
+	c := dial(t, ts.addr)
+	c.send("GET / HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	status, fields := headFields(c.rawHead())
+	if status != "HTTP/1.1 101 Switching Protocols" || !slices.Contains(fields, "Upgrade: echo") || !slices.Contains(fields, "Connection: Upgrade") {
+		t.Fatalf("got %q %q", status, fields)
+	}
+	for _, f := range fields {
+		if strings.HasPrefix(f, "Content-Length:") || strings.HasPrefix(f, "Transfer-Encoding:") {
+			t.Errorf("101 with %q", f)
+		}
+	}
+	c.send("ping\n")
+	if line, err := c.br.ReadString('\n'); line != "echo ping\n" {
+		t.Fatalf("got %q, %v", line, err)
+	}
+	c.expectClosed()
 }
 
 // TestHijackedConnHasNoDeadline: once hijacked, the connection is the

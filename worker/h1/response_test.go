@@ -97,6 +97,18 @@ func TestDeclaredLength(t *testing.T) {
 		}
 		c.expectClosed()
 	})
+	t.Run("an invalid one is dropped", func(t *testing.T) {
+		t.Parallel()
+		ts := start(t, newServer(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "five")
+			io.WriteString(w, "hello")
+		}))
+		c := dial(t, ts.addr)
+		if res, body := c.get("/"); res.ContentLength != 5 || body != "hello" {
+			t.Errorf("got Content-Length %d, body %q; want 5, \"hello\"", res.ContentLength, body)
+		}
+		c.expectOpen()
+	})
 	t.Run("writing past it fails", func(t *testing.T) {
 		t.Parallel()
 		type result struct {
@@ -218,6 +230,44 @@ func TestFlushSendsHead(t *testing.T) {
 		t.Fatalf("rest of the body: %q, %v", rest, err)
 	}
 	c.expectOpen()
+}
+
+// TestFlushHeadOnly: Flush before any Write sends the head at once,
+// chunked when no length is known and with the declared length otherwise.
+func TestFlushHeadOnly(t *testing.T) {
+	t.Parallel()
+	for _, declared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("declared length %v", declared), func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			ts := start(t, newServer(func(w http.ResponseWriter, r *http.Request) {
+				if declared {
+					w.Header().Set("Content-Length", "4")
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-release:
+				case <-time.After(testDeadline):
+				}
+				io.WriteString(w, "body")
+			}))
+			c := dial(t, ts.addr)
+			c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+			res, err := http.ReadResponse(c.br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			b, err := io.ReadAll(res.Body)
+			if err != nil || string(b) != "body" {
+				t.Fatalf("body %q, %v", b, err)
+			}
+			if chunked := slices.Equal(res.TransferEncoding, []string{"chunked"}); chunked == declared || declared && res.ContentLength != 4 {
+				t.Errorf("Transfer-Encoding %q, Content-Length %d", res.TransferEncoding, res.ContentLength)
+			}
+			c.expectOpen()
+		})
+	}
 }
 
 // TestEmptyWriteAfterFlush: an empty Write on a chunked response writes
