@@ -51,8 +51,13 @@ type conn struct {
 	br *bufio.Reader
 	bw *bufio.Writer
 
-	res    response
-	body   requestBody
+	res response
+	// bodyDone: the current request has no body left to read (the watch
+	// timer reads it).
+	bodyDone atomic.Bool
+	// wmu orders a 100 Continue, which the goroutine reading the body may
+	// send, with the response head.
+	wmu    sync.Mutex
 	header http.Header // reused by every response on the connection
 	keys   []string    // scratch for writing header fields in order
 	watch  *time.Timer // starts the background read of a slow request
@@ -305,9 +310,15 @@ func (c *conn) serveRequest(req *http.Request) bool {
 		delete(req.Header, "Expect")
 	}
 	c.res.reset(c, req)
-	c.body.reset(c, req.Body, expect)
+	var body *requestBody
 	if req.Body != http.NoBody && req.Body != nil {
-		req.Body = &c.body
+		// One per request: a goroutine of the handler may still hold it
+		// after the handler returned (see close).
+		body = &requestBody{c: c, rc: req.Body, expect: expect}
+		req.Body = body
+		c.bodyDone.Store(false)
+	} else {
+		c.bodyDone.Store(true)
 	}
 	c.cr.startRequest()
 	c.watch.Reset(slowRequest)
@@ -319,15 +330,9 @@ func (c *conn) serveRequest(req *http.Request) bool {
 	if c.res.hijacked {
 		return false
 	}
-	if !c.body.eof && req.Body != http.NoBody && req.Body != nil && !c.res.closeAfter {
-		// The next request starts where this body ends. Drain it before
-		// the response commits, so a failure can still say close.
-		if expect && !c.body.continued {
-			c.res.closeAfter = true
-		} else if n, _ := io.CopyN(io.Discard, &c.body, maxDrain+1); n > maxDrain || !c.body.eof {
-			c.res.closeAfter = true
-			c.linger = true
-		}
+	if body != nil && !body.finish(!c.res.closeAfter) {
+		c.res.closeAfter = true
+		c.linger = true
 	}
 	c.res.finish()
 	if err := c.bw.Flush(); err != nil {
@@ -339,7 +344,7 @@ func (c *conn) serveRequest(req *http.Request) bool {
 // slow runs on a timer while a request is in flight: once the request body
 // has been read, a background read watches for the client going away.
 func (c *conn) slow() {
-	if !c.body.done.Load() {
+	if !c.bodyDone.Load() {
 		c.watch.Reset(slowRequest)
 		return
 	}
@@ -490,52 +495,98 @@ func (cw *connWriter) Write(p []byte) (int, error) {
 }
 
 // requestBody is the request's body as the handler reads it: 100 Continue
-// on the first read, client_body_timeout between reads.
+// on the first read, client_body_timeout between reads. Reads are
+// serialised, and once the server has finished the body (finish) they fail:
+// a goroutine the handler left behind (the proxy's body sender when the
+// upstream answered early) can never read the connection's next request.
 type requestBody struct {
 	c         *conn
 	rc        io.ReadCloser
 	expect    bool
+	mu        sync.Mutex
 	continued bool
 	eof       bool
-	done      atomic.Bool // read to its end (read by the watch timer)
-}
-
-func (b *requestBody) reset(c *conn, rc io.ReadCloser, expect bool) {
-	// Field by field: the watch timer of the previous request may still be
-	// loading done, which must only be accessed atomically.
-	b.c, b.rc, b.expect, b.continued, b.eof = c, rc, expect, false, false
-	b.done.Store(rc == nil || rc == http.NoBody)
+	timedOut  bool
+	closed    bool
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	return b.read(p)
+}
+
+func (b *requestBody) read(p []byte) (int, error) {
 	if b.eof {
 		return 0, io.EOF
 	}
 	c := b.c
 	if b.expect && !b.continued {
 		b.continued = true
-		if !c.res.wroteHeader {
-			c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-			if err := c.bw.Flush(); err != nil {
-				return 0, err
-			}
+		if err := c.sendContinue(); err != nil {
+			return 0, err
 		}
 	}
 	arm(&c.rdArmed, orDefault(c.srv.BodyTimeout, defaultBodyTimeout), c.nc.SetReadDeadline)
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
 		b.eof = true
-		b.done.Store(true)
+		c.bodyDone.Store(true)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		c.res.closeAfter = true
+		b.timedOut = true
 		return n, ErrBodyTimeout
 	}
 	return n, err
 }
 
 func (b *requestBody) Close() error { return nil }
+
+// finish ends the body's use by the handler once it returned, after any
+// read still in flight. What the handler left unread is drained when keep
+// says the connection may go on; finish reports whether the next request
+// can be read (the body was consumed and the client kept to its timeout).
+func (b *requestBody) finish(keep bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	if b.timedOut {
+		return false
+	}
+	if b.eof || !keep {
+		return b.eof
+	}
+	if b.expect && !b.continued {
+		// The client still waits for 100 Continue before it sends the
+		// body; whether it sends it anyway is unknown: close.
+		return false
+	}
+	var buf [4096]byte
+	for drained := 0; drained <= maxDrain; {
+		n, err := b.read(buf[:])
+		drained += n
+		if err != nil {
+			return err == io.EOF
+		}
+	}
+	return false
+}
+
+// sendContinue writes 100 Continue unless the response head went out
+// first.
+func (c *conn) sendContinue() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.res.committed {
+		return nil
+	}
+	c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	return c.bw.Flush()
+}
 
 // ErrBodyTimeout is what a body read returns when the client sent nothing
 // for client_body_timeout. It is a net.Error whose Timeout is true.

@@ -766,3 +766,48 @@ func TestRequestFields(t *testing.T) {
 		t.Errorf("handler saw %+v", s)
 	}
 }
+
+// A goroutine the handler leaves reading the body (the proxy's sender when
+// the upstream answered early) cannot take the next request's bytes: once
+// the handler returned, its reads fail and the server drains what is left.
+func TestBodyReaderLeftBehind(t *testing.T) {
+	stale := make(chan io.Reader, 1)
+	var staleErr atomic.Value
+	s := newServer(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/early" {
+			io.ReadFull(r.Body, make([]byte, 5))
+			stale <- r.Body
+			io.WriteString(w, "early")
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		w.Write(b)
+	})
+	ts := start(t, s)
+	c := dial(t, ts.addr)
+	// The first body arrives in two parts; the handler answers before the
+	// second, and hands the body to a goroutine that reads on after it.
+	c.send("POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+	go func() {
+		b := <-stale
+		buf := make([]byte, 64)
+		for {
+			if _, err := b.Read(buf); err != nil {
+				staleErr.Store(err)
+				return
+			}
+		}
+	}()
+	c.send("56789")
+	if res, body := c.response("POST"); res.StatusCode != 200 || body != "early" {
+		t.Fatalf("first answer: %d %q", res.StatusCode, body)
+	}
+	c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+	if res, body := c.response("POST"); res.StatusCode != 200 || body != "hello" {
+		t.Fatalf("second request's body: %d %q, want hello", res.StatusCode, body)
+	}
+	waitFor(t, "the stale reader to stop", func() bool { return staleErr.Load() != nil })
+	if err := staleErr.Load().(error); err != http.ErrBodyReadAfterClose && err != io.EOF {
+		t.Errorf("stale read ended with %v", err)
+	}
+}

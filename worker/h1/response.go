@@ -80,6 +80,8 @@ func (w *response) writeInformational(code int) {
 	if !w.req.ProtoAtLeast(1, 1) {
 		return
 	}
+	w.c.wmu.Lock()
+	defer w.c.wmu.Unlock()
 	w.writeStatusLine(code)
 	w.writeFields()
 	w.c.bw.WriteString("\r\n")
@@ -90,6 +92,8 @@ func (w *response) writeInformational(code int) {
 // length; the length of what was written when the handler is done
 // (finishing); chunked otherwise, or a close at its end for HTTP/1.0.
 func (w *response) commit(finishing bool) {
+	w.c.wmu.Lock()
+	defer w.c.wmu.Unlock()
 	w.committed = true
 	h := w.header
 	switch {
