@@ -184,11 +184,12 @@ func (e badRequestError) Error() string { return string(e) }
 
 func (c *conn) readRequest() (*http.Request, error) {
 	c.cr.setLimit(int64(orDefault(c.srv.MaxHeaderBytes, defaultMaxHeaderBytes)))
-	// http.ReadRequest keeps the first of several Host fields and drops
-	// the rest, and lets Transfer-Encoding override (and delete) a
-	// Content-Length; nginx refuses such requests, and so do we when the
-	// head is in the buffer (a head too long for it goes unchecked).
-	dupHost, lengthAndChunked := checkHead(c.buffered())
+	// http.ReadRequest refuses several Host fields itself, but lets
+	// Transfer-Encoding override (and delete) a Content-Length; nginx
+	// refuses such a request, and so do we when the head is in the buffer
+	// (a longer head is framed by its Transfer-Encoding, as RFC 9112
+	// allows).
+	ambiguous := lengthAndChunked(c.buffered())
 	req, err := http.ReadRequest(c.br)
 	hit := c.cr.hitLimit
 	c.cr.setLimit(-1)
@@ -205,9 +206,7 @@ func (c *conn) readRequest() (*http.Request, error) {
 	switch {
 	case req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT":
 		return nil, badRequestError("missing Host header")
-	case dupHost:
-		return nil, badRequestError("more than one Host header")
-	case lengthAndChunked:
+	case ambiguous:
 		return nil, badRequestError("both Content-Length and Transfer-Encoding")
 	case !httpguts.ValidHostHeader(req.Host):
 		return nil, badRequestError("malformed Host header")
@@ -232,26 +231,19 @@ func (c *conn) buffered() []byte {
 	return b
 }
 
-// checkHead reports whether a complete request head at the start of b has
-// more than one Host field, and whether it has both Content-Length and
-// Transfer-Encoding.
-func checkHead(b []byte) (dupHost, lengthAndChunked bool) {
+// lengthAndChunked reports whether a complete request head at the start of
+// b has both Content-Length and Transfer-Encoding.
+func lengthAndChunked(b []byte) bool {
 	end := bytes.Index(b, []byte("\r\n\r\n"))
 	if end < 0 {
-		return false, false
+		return false
 	}
-	n, cl, te := 0, false, false
+	cl, te := false, false
 	for line := range bytes.SplitSeq(b[:end], []byte("\r\n")) {
-		switch {
-		case len(line) > 5 && line[4] == ':' && bytes.EqualFold(line[:4], []byte("host")):
-			n++
-		case isField(line, "content-length"):
-			cl = true
-		case isField(line, "transfer-encoding"):
-			te = true
-		}
+		cl = cl || isField(line, "content-length")
+		te = te || isField(line, "transfer-encoding")
 	}
-	return n > 1, cl && te
+	return cl && te
 }
 
 // isField reports whether line is a field named name (in lower case).
