@@ -76,19 +76,27 @@ func slot(b, f int) int { return 1 + b*bucketSlots + f }
 // find returns the bucket holding key. Buckets are never freed nor moved,
 // so a bucket found once holds that key for the zone's life.
 func (t *Table) find(key int64) (int, bool) {
+	b, found, _ := t.probe(key)
+	return b, found
+}
+
+// probe walks key's probe sequence from its home bucket to the bucket
+// holding key (found) or the first empty one (free); neither when the
+// probed buckets are all taken by other keys.
+func (t *Table) probe(key int64) (b int, found, free bool) {
 	if t.err != nil {
-		return 0, false
+		return 0, false, false
 	}
 	for i := 0; i < maxProbe; i++ {
 		b := int((uint64(key) + uint64(i)) % uint64(t.buckets))
 		switch t.z.Load(slot(b, slotKey)) {
 		case key:
-			return b, true
+			return b, true, false
 		case 0:
-			return 0, false
+			return b, false, true
 		}
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // register returns key's bucket, inserting it healthy with zero counters if
@@ -96,22 +104,13 @@ func (t *Table) find(key int64) (int, bool) {
 // stored before the key, so a reader that sees the key sees them. It fails
 // when the keys probed from key's home bucket are all taken.
 func (t *Table) register(key int64) (int, bool) {
-	if t.err != nil {
-		return 0, false
+	b, found, free := t.probe(key)
+	if free {
+		t.z.Store(slot(b, slotState), stateHealthy)
+		t.z.Store(slot(b, slotCounters), 0)
+		t.z.Store(slot(b, slotKey), key)
 	}
-	for i := 0; i < maxProbe; i++ {
-		b := int((uint64(key) + uint64(i)) % uint64(t.buckets))
-		switch t.z.Load(slot(b, slotKey)) {
-		case key:
-			return b, true
-		case 0:
-			t.z.Store(slot(b, slotState), stateHealthy)
-			t.z.Store(slot(b, slotCounters), 0)
-			t.z.Store(slot(b, slotKey), key)
-			return b, true
-		}
-	}
-	return 0, false
+	return b, found || free
 }
 
 // Healthy reports a target's verdict; unknown targets are healthy.
