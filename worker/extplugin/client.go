@@ -113,6 +113,8 @@ const (
 type Client struct {
 	o   Options
 	seq atomic.Uint32
+	// spin decides whether a call polls for its answer (spin.go).
+	spin spinner
 
 	mu     sync.Mutex
 	closed bool
@@ -331,7 +333,9 @@ func (c *Client) exchange(ctx context.Context, cn *conn, g int64, cl *call) (err
 	if err := cn.send(ctx, c.o.Timeout, frame); err != nil {
 		return fmt.Errorf("send call: %w", err)
 	}
+	c.spin.begin()
 	p, err := c.answer(ctx, cn, e, want, cl)
+	c.spin.end()
 	if err != nil {
 		return err
 	}

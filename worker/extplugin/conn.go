@@ -35,6 +35,8 @@ type conn struct {
 	// rd lets one read syscall take a whole answer (header and payload)
 	// when it has arrived, instead of one read for each.
 	rd *bufio.Reader
+	// spin is the client's, shared by its connections.
+	spin *spinner
 }
 
 func (c *Client) dial(ctx context.Context, gen int64) (*conn, error) {
@@ -44,7 +46,7 @@ func (c *Client) dial(ctx context.Context, gen int64) (*conn, error) {
 		return nil, fmt.Errorf("connect to runner: %w", err)
 	}
 	uc := nc.(*net.UnixConn)
-	return &conn{nc: uc, gen: gen, pid: peerPID(uc)}, nil
+	return &conn{nc: uc, gen: gen, pid: peerPID(uc), spin: &c.spin}, nil
 }
 
 func peerPID(uc *net.UnixConn) int32 {
@@ -83,7 +85,8 @@ const readBufSize = 4096
 // recv reads one frame within one timeout. The payload aliases the
 // connection's buffer and is only valid until the next recv.
 func (cn *conn) recv(ctx context.Context, timeout time.Duration) (byte, []byte, error) {
-	if err := cn.nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+	start := time.Now()
+	if err := cn.nc.SetReadDeadline(start.Add(timeout)); err != nil {
 		return 0, nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -92,6 +95,9 @@ func (cn *conn) recv(ctx context.Context, timeout time.Duration) (byte, []byte, 
 	if cn.rd == nil {
 		cn.rd = bufio.NewReaderSize(cn.nc, readBufSize)
 	}
+	if cn.rd.Buffered() == 0 {
+		cn.spin.await(cn.nc)
+	}
 	n, err := io.ReadFull(cn.rd, cn.hdr[:])
 	if n > 0 {
 		cn.answered = true
@@ -99,6 +105,7 @@ func (cn *conn) recv(ctx context.Context, timeout time.Duration) (byte, []byte, 
 	if err != nil {
 		return 0, nil, fmt.Errorf("read frame header: %w", opError(ctx, err))
 	}
+	cn.spin.observe(time.Since(start))
 	size := int(cn.hdr[1])<<16 | int(cn.hdr[2])<<8 | int(cn.hdr[3])
 	if cap(cn.buf) < size {
 		cn.buf = make([]byte, size)

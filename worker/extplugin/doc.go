@@ -67,4 +67,9 @@
 //   - Answers are copied out of the read buffer; builders and read buffers
 //     are reused (a sync.Pool and per connection), except ones that grew
 //     past 256 KiB.
+//   - A call may poll its socket for the answer (spin.go) for at most
+//     100 µs, only when it is the client's only call in flight and
+//     answers have been arriving that fast, yielding to every runnable
+//     goroutine between polls. The read, its deadline and its errors are
+//     unchanged: polling only decides when the read starts.
 package extplugin

@@ -232,7 +232,7 @@ func TestOneWritePerFrame(t *testing.T) {
 		}
 	}()
 	c := newClient(t, "/nonexistent", Options{Timeout: 2 * time.Second})
-	c.idle = append(c.idle, &conn{nc: ends[0], idle: time.Now()})
+	c.idle = append(c.idle, &conn{nc: ends[0], idle: time.Now(), spin: &c.spin})
 	for i := range 30 {
 		req := get("/")
 		req.Headers = append(req.Headers, kv("x-big", strings.Repeat("v", i*500)))
