@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -15,18 +16,23 @@ import (
 // buildRunner builds the test plugin runner (the official Go runner SDK
 // with Portico's test plugins) into dir.
 func buildRunner(dir string) string {
-	out := filepath.Join(dir, "extrunner")
+	out := runnerPath(dir)
 	if b, err := exec.Command("go", "build", "-o", out, "./test/extrunner").CombinedOutput(); err != nil {
 		fatal(fmt.Sprintf("build the plugin runner: %v\n%s", err, b))
 	}
 	return out
 }
 
+func runnerPath(dir string) string { return filepath.Join(dir, "extrunner") }
+
 // extPluginRows measures a plain route and a route whose ext-plugin-pre-req
 // runs one no-op plugin in the runner the gateway supervises: throughput
 // with the usual wrk load, then latency with one connection, where the
-// difference of the medians is the per-request cost of the RPC.
-func extPluginRows(gw *portico, upAddr string) {
+// difference of the medians is the per-request cost of the RPC. It does so
+// twice: with the runner in the environment Portico gives it by default,
+// then with GOMAXPROCS=1 declared in nginx_config.envs, which spares the Go
+// runner's runtime a hand-off between its threads on every call.
+func extPluginRows(gw *portico, upAddr, runner string) {
 	cli := etcdOf(gw)
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -42,28 +48,67 @@ func extPluginRows(gw *portico, upAddr string) {
 	waitStatus(gw.base+"/plain", 200, 10*time.Second)
 	waitStatus(gw.base+"/ext", 200, 10*time.Second)
 
-	plain := runWrk(gw.base + "/plain")
-	report("route without ext-plugin", plain)
-	ext := runWrk(gw.base + "/ext")
-	report("route with ext-plugin-pre-req (no-op)", ext)
-	// One connection measures latency, which on an idle machine swings with
-	// CPU wake-ups from run to run; alternating short runs of both routes
-	// and taking the median of the pairs' differences cancels that drift.
-	one := []string{"-t", "1", "-c", "1", "-d", overheadPairDuration.String()}
-	var d50, d99 []time.Duration
-	var plain1, ext1 wrkResult
-	for range overheadPairs {
-		plain1 = runWrk(gw.base+"/plain", one...)
-		ext1 = runWrk(gw.base+"/ext", one...)
-		d50 = append(d50, wrkDuration(ext1.p50)-wrkDuration(plain1.p50))
-		d99 = append(d99, wrkDuration(ext1.p99)-wrkDuration(plain1.p99))
-	}
-	report("without ext-plugin, 1 connection (last)", plain1)
-	report("with ext-plugin-pre-req, 1 connection (last)", ext1)
-	fmt.Printf("%-42s p50 %s (pairs %s), p99 %s per request (1 connection, with minus without, median of %d pairs of %s runs)\n",
-		"ext-plugin overhead", median(d50), spread(d50), median(d99), overheadPairs, overheadPairDuration)
+	report("route without ext-plugin", runWrk(gw.base+"/plain"))
+	extOverhead(gw, "")
+
+	const env = "GOMAXPROCS=1"
+	gw.writeConfig([]string{env})
+	gw.reload()
+	waitRunnerEnv(runner, env, 30*time.Second)
+	waitStatus(gw.base+"/ext", 200, 10*time.Second)
+	extOverhead(gw, ", runner "+env)
+
 	fmt.Printf("%-42s %s (the floor under the overhead: %d-byte echo, gateway's CPU to the runner's)\n",
 		"unix socket round trip, bare", unixRoundTrip(), roundTripFrame)
+}
+
+// extOverhead prints the ext-plugin route's throughput and its overhead
+// over the plain route at one connection. One connection measures latency,
+// which on an idle machine swings with CPU wake-ups from run to run;
+// alternating short runs of both routes and taking the median of the
+// pairs' differences cancels that drift. A difference of p99s would not
+// mean anything (two tails of 1 s runs), so each route's median p99 is
+// printed instead.
+func extOverhead(gw *portico, label string) {
+	report("route with ext-plugin-pre-req (no-op)"+label, runWrk(gw.base+"/ext"))
+	one := []string{"-t", "1", "-c", "1", "-d", overheadPairDuration.String()}
+	var d50, plain99, ext99 []time.Duration
+	for range overheadPairs {
+		plain1 := runWrk(gw.base+"/plain", one...)
+		ext1 := runWrk(gw.base+"/ext", one...)
+		d50 = append(d50, wrkDuration(ext1.p50)-wrkDuration(plain1.p50))
+		plain99 = append(plain99, wrkDuration(plain1.p99))
+		ext99 = append(ext99, wrkDuration(ext1.p99))
+	}
+	fmt.Printf("%-42s p50 %s (pairs %s) per request; p99 %s with, %s without (1 connection, median of %d pairs of %s runs)\n",
+		"ext-plugin overhead"+label, median(d50), spread(d50), median(ext99), median(plain99), overheadPairs, overheadPairDuration)
+}
+
+// waitRunnerEnv waits until every process running the runner binary has
+// env in its environment, and there is at least one: the reload replaced
+// the runner.
+func waitRunnerEnv(runner, env string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		found, all := 0, true
+		pids, _ := filepath.Glob("/proc/[0-9]*")
+		for _, dir := range pids {
+			if exe, err := os.Readlink(dir + "/exe"); err != nil || exe != runner {
+				continue
+			}
+			environ, err := os.ReadFile(dir + "/environ")
+			if err != nil {
+				continue // exited meanwhile
+			}
+			found++
+			all = all && slices.Contains(strings.Split(string(environ), "\x00"), env)
+		}
+		if found > 0 && all {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fatal(fmt.Sprintf("the plugin runner %s did not restart with %s within %s", runner, env, timeout))
 }
 
 const (
