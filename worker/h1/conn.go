@@ -183,16 +183,9 @@ type badRequestError string
 func (e badRequestError) Error() string { return string(e) }
 
 func (c *conn) readRequest() (*http.Request, error) {
-	c.cr.setLimit(int64(orDefault(c.srv.MaxHeaderBytes, defaultMaxHeaderBytes)))
-	// http.ReadRequest refuses several Host fields itself, but lets
-	// Transfer-Encoding override (and delete) a Content-Length; nginx
-	// refuses such a request, and so do we when the head is in the buffer
-	// (a longer head is framed by its Transfer-Encoding, as RFC 9112
-	// allows).
-	ambiguous := lengthAndChunked(c.buffered())
+	c.cr.startHead(int64(orDefault(c.srv.MaxHeaderBytes, defaultMaxHeaderBytes)), c.buffered())
 	req, err := http.ReadRequest(c.br)
-	hit := c.cr.hitLimit
-	c.cr.setLimit(-1)
+	head, hit := c.cr.endHead()
 	if hit {
 		return nil, errHeaderTooLarge
 	}
@@ -206,7 +199,11 @@ func (c *conn) readRequest() (*http.Request, error) {
 	switch {
 	case req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT":
 		return nil, badRequestError("missing Host header")
-	case ambiguous:
+	case req.TransferEncoding != nil && lengthAndChunked(head):
+		// http.ReadRequest lets Transfer-Encoding override (and delete) a
+		// Content-Length. A proxy in front that framed the request by its
+		// length would disagree with us about where it ends, so nginx
+		// refuses such a request, and so do we (the connection closes).
 		return nil, badRequestError("both Content-Length and Transfer-Encoding")
 	case !httpguts.ValidHostHeader(req.Host):
 		return nil, badRequestError("malformed Host header")
@@ -231,8 +228,8 @@ func (c *conn) buffered() []byte {
 	return b
 }
 
-// lengthAndChunked reports whether a complete request head at the start of
-// b has both Content-Length and Transfer-Encoding.
+// lengthAndChunked reports whether the request head at the start of b has
+// both Content-Length and Transfer-Encoding.
 func lengthAndChunked(b []byte) bool {
 	end := bytes.Index(b, []byte("\r\n\r\n"))
 	if end < 0 {
@@ -366,6 +363,10 @@ type connReader struct {
 	c        *conn
 	limit    int64 // bytes left for the head; -1 outside it
 	hitLimit bool
+	// head records the bytes of the request head being read (and what
+	// followed it in the same reads), for the checks http.ReadRequest
+	// leaves undone. Reused; dropped when a large head grew it.
+	head []byte
 
 	mu       sync.Mutex
 	cond     sync.Cond
@@ -377,9 +378,25 @@ type connReader struct {
 	err      error // the background read found the connection ended
 }
 
-func (cr *connReader) setLimit(n int64) {
-	cr.limit = n
-	cr.hitLimit = false
+// maxKeptHead is the largest head buffer kept for the next request.
+const maxKeptHead = 8 << 10
+
+// startHead starts reading a request head of at most limit bytes more,
+// recording it from what the buffer already holds.
+func (cr *connReader) startHead(limit int64, buffered []byte) {
+	cr.limit, cr.hitLimit = limit, false
+	cr.head = append(cr.head[:0], buffered...)
+}
+
+// endHead ends the head: it returns the bytes recorded (valid until the
+// next startHead) and whether the head hit its limit.
+func (cr *connReader) endHead() (head []byte, hitLimit bool) {
+	head, hitLimit = cr.head, cr.hitLimit
+	cr.limit, cr.hitLimit = -1, false
+	if cap(cr.head) > maxKeptHead {
+		cr.head = nil
+	}
+	return head, hitLimit
 }
 
 func (cr *connReader) Read(p []byte) (int, error) {
@@ -396,7 +413,7 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		cr.hasByte = false
 		p[0] = cr.byteBuf[0]
 		cr.mu.Unlock()
-		cr.count(1)
+		cr.count(p[:1])
 		return 1, nil
 	}
 	if err := cr.err; err != nil {
@@ -405,13 +422,15 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	}
 	cr.mu.Unlock()
 	n, err := cr.c.nc.Read(p)
-	cr.count(n)
+	cr.count(p[:n])
 	return n, err
 }
 
-func (cr *connReader) count(n int) {
+// count charges what was read to the head, if one is being read.
+func (cr *connReader) count(b []byte) {
 	if cr.limit > 0 {
-		cr.limit -= int64(n)
+		cr.limit -= int64(len(b))
+		cr.head = append(cr.head, b...)
 	}
 }
 

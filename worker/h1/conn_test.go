@@ -154,6 +154,43 @@ func TestRefusedRequests(t *testing.T) {
 	}
 }
 
+// TestLengthAndChunkedAnywhere: Content-Length with Transfer-Encoding is
+// refused even when the head is longer than the read buffer, or arrives in
+// pieces, so the two fields are not in the first read.
+func TestLengthAndChunkedAnywhere(t *testing.T) {
+	t.Parallel()
+	filler := "X-Filler: " + strings.Repeat("f", 6<<10) + "\r\n"
+	cases := []struct {
+		name  string
+		parts []string
+	}{
+		{"head longer than the buffer", []string{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n" + filler + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}},
+		{"fields after the buffer", []string{"POST / HTTP/1.1\r\nHost: a\r\n" + filler + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}},
+		{"head in pieces", []string{"POST / HTTP/1.1\r\nHost: a\r\nCont", "ent-Length: 5\r\nTransfer-", "Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var called atomic.Bool
+			s := newServer(func(w http.ResponseWriter, r *http.Request) { called.Store(true) })
+			s.MaxHeaderBytes = 16 << 10
+			ts := start(t, s)
+			c := dial(t, ts.addr)
+			for _, p := range tc.parts {
+				c.send(p)
+			}
+			if res, body := c.response("POST"); res.StatusCode != 400 || body != refuseBody(400) || !res.Close {
+				t.Errorf("got %s %q close=%v, want 400 and a close", res.Status, body, res.Close)
+			}
+			c.expectClosed()
+			c.Close()
+			if called.Load() {
+				t.Errorf("the handler ran")
+			}
+		})
+	}
+}
+
 // TestRefuseDefault: without Refuse, a refused request gets its status and
 // no body.
 func TestRefuseDefault(t *testing.T) {

@@ -8,9 +8,10 @@
 //     http.ResponseWriter that also implements http.Flusher and
 //     http.Hijacker, so http.NewResponseController works on it.
 //   - Framing is never ambiguous: a request with both Content-Length and
-//     Transfer-Encoding is refused (400) when its whole head is in the read
-//     buffer as it starts (http.ReadRequest would let Transfer-Encoding
-//     win, which it still does for a head that is not); a response declares
+//     Transfer-Encoding is refused (400) and its connection closed, however
+//     long its head and however it arrives (the head's bytes are recorded
+//     as they are read, since http.ReadRequest deletes the Content-Length
+//     and lets Transfer-Encoding win); a response declares
 //     its length, is chunked, or (HTTP/1.0 without a length) closes the
 //     connection. A body shorter than its declared length closes the
 //     connection.
