@@ -101,6 +101,9 @@ func variable(name string) logSegment {
 		return func(b []byte, e *logEntry) []byte { return dash(b, e.r.Host) }
 	case "request":
 		return func(b []byte, e *logEntry) []byte {
+			if e.r.Method == "" {
+				return append(b, '-') // a refused head that did not parse
+			}
 			b = append(b, e.r.Method...)
 			b = append(b, ' ')
 			b = append(b, e.r.RequestURI...)
@@ -108,13 +111,13 @@ func variable(name string) logSegment {
 			return append(b, e.r.Proto...)
 		}
 	case "request_method":
-		return func(b []byte, e *logEntry) []byte { return append(b, e.r.Method...) }
+		return func(b []byte, e *logEntry) []byte { return dash(b, e.r.Method) }
 	case "request_uri":
-		return func(b []byte, e *logEntry) []byte { return append(b, e.r.RequestURI...) }
+		return func(b []byte, e *logEntry) []byte { return dash(b, e.r.RequestURI) }
 	case "uri":
-		return func(b []byte, e *logEntry) []byte { return append(b, e.r.URL.Path...) }
+		return func(b []byte, e *logEntry) []byte { return dash(b, e.r.URL.Path) }
 	case "server_protocol":
-		return func(b []byte, e *logEntry) []byte { return append(b, e.r.Proto...) }
+		return func(b []byte, e *logEntry) []byte { return dash(b, e.r.Proto) }
 	case "status":
 		return func(b []byte, e *logEntry) []byte { return strconv.AppendInt(b, int64(e.status), 10) }
 	case "body_bytes_sent", "bytes_sent":
@@ -198,10 +201,9 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 
 // logged wraps h with the access log, when it is on.
 func (w *Worker) logged(h http.Handler) http.Handler {
-	if w.env.AccessLog == nil {
+	if w.accessLog == nil {
 		return h
 	}
-	al := newAccessLogger(w.env.AccessLog, w.env.Runtime.Logs.AccessLogFormat)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: rw}
 		start := time.Now()
@@ -209,6 +211,6 @@ func (w *Worker) logged(h http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		al.write(&logEntry{r: r, status: sw.status, bytes: sw.bytes, start: start, end: time.Now()})
+		w.accessLog.write(&logEntry{r: r, status: sw.status, bytes: sw.bytes, start: start, end: time.Now()})
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -254,5 +255,21 @@ func TestStatusWriterFlushes(t *testing.T) {
 	sw.Write([]byte("event"))
 	if err := http.NewResponseController(sw).Flush(); err != nil || !rec.Flushed {
 		t.Errorf("flush through the log wrapper: %v, flushed %v", err, rec.Flushed)
+	}
+}
+
+// A request refused before its head parsed (h1's stand-in: only the
+// address) logs "-" for its request line, as nginx does for a 408 on the
+// head, and every variable renders without one.
+func TestAccessLogRefusedHead(t *testing.T) {
+	r := &http.Request{RemoteAddr: "192.0.2.7:51234", URL: &url.URL{}, Header: http.Header{}}
+	e := &logEntry{r: r, status: http.StatusRequestTimeout, bytes: 0, start: logStart, end: logEnd}
+	want := `192.0.2.7 - - [05/Mar/2024:07:08:10 +0200] - "-" 408 0 1.235 "-" "-" - - - "-://--"`
+	if got := render(t, "", e); got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+	all := "$request_method|$request_uri|$uri|$server_protocol|$http_x_any|$time_iso8601"
+	if got := render(t, all, e); got != "-|-|-|-|-|2024-03-05T07:08:10+02:00" {
+		t.Errorf("%s = %q", all, got)
 	}
 }

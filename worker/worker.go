@@ -65,6 +65,8 @@ type Worker struct {
 	fresh   chan struct{} // closed once a snapshot read from etcd (not the cache) is installed
 	freshed sync.Once
 	closers []func() error // released when the worker stops (the admin's etcd client)
+	// accessLog is nil when the access log is off.
+	accessLog *accessLogger
 }
 
 // New builds a worker from what the master handed over.
@@ -78,6 +80,9 @@ func New(env *child.Env) (child.Service, error) {
 		env.Log.Error().Err(err).Msg("dns resolver: domain upstream nodes will not resolve")
 	}
 	w := &Worker{env: env, proxy: proxy.New(resolver), mode: router.Mode(rt.Router), status: env.Zones[tmpl.StatusZone], stopped: make(chan struct{}), fresh: make(chan struct{})}
+	if env.AccessLog != nil {
+		w.accessLog = newAccessLogger(env.AccessLog, rt.Logs.AccessLogFormat)
+	}
 	w.ext = extplugin.New(extplugin.Options{
 		Socket:     rt.Runner.Socket,
 		Timeout:    rt.Runner.Timeout,
@@ -282,10 +287,16 @@ var (
 
 // refuse answers a request the data plane's server refuses before any
 // handler (a malformed or oversized head, a timeout) as nginx does: its
-// error page, with the Server field.
-func (w *Worker) refuse(rw http.ResponseWriter, code int) {
+// error page, with the Server field, and a line in the access log.
+func (w *Worker) refuse(rw http.ResponseWriter, rf *h1.Refusal) {
 	rw.Header()["Server"] = []string{w.serverHeader()}
-	proxy.WriteError(rw, code)
+	if w.accessLog == nil {
+		proxy.WriteError(rw, rf.Status)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: rw}
+	proxy.WriteError(sw, rf.Status)
+	w.accessLog.write(&logEntry{r: rf.Request, status: rf.Status, bytes: sw.bytes, start: rf.Start, end: time.Now()})
 }
 
 // nodeHandler serves the data plane of one listener (port is its port, for

@@ -7,6 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +80,20 @@ func TestSlowClientsMeetNginxTimeouts(t *testing.T) {
 
 	t.Run("half a head gets 408", func(t *testing.T) {
 		stalled(t, "stalled head", "GET /ok HTTP/1.1\r\nHost: x\r\n")
+		// As nginx, the refusal is in the access log, with no request line
+		// and the time from the head's first byte.
+		line := regexp.MustCompile(`(?m)^127\.0\.0\.1 - - \[[^\]]+\] - "-" 408 \d+ (\d+\.\d{3}) "-" "-" .*$`)
+		eventually(t, 2*time.Second, func() error {
+			data, _ := os.ReadFile(filepath.Join(g.Prefix, "logs", "access.log"))
+			m := line.FindSubmatch(data)
+			if m == nil {
+				return fmt.Errorf("no access log line for the 408 in:\n%s", data)
+			}
+			if took, _ := strconv.ParseFloat(string(m[1]), 64); took < timeout.Seconds()-0.1 || took > timeout.Seconds()+1 {
+				return fmt.Errorf("request_time %s in %q, want about %s", m[1], m[0], timeout)
+			}
+			return nil
+		})
 	})
 
 	t.Run("idle keep-alive closes", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -40,6 +41,8 @@ type conn struct {
 	accepted time.Time
 	state    atomic.Int32 // http.ConnState
 	remote   string
+	// headStart is when the current request's first byte arrived.
+	headStart time.Time
 
 	// ctx is every request's context: cancelled when the background read
 	// finds the client gone, and when the connection ends.
@@ -117,7 +120,7 @@ func (c *conn) serve() {
 		}
 		req, err := c.readRequest()
 		if err != nil {
-			c.refuse(err)
+			c.refuse(req, err)
 			return
 		}
 		if !c.serveRequest(req) || c.srv.shutdown.Load() {
@@ -164,8 +167,9 @@ func (c *conn) awaitRequest(first bool) bool {
 	if _, err := c.br.Peek(1); err != nil {
 		return false
 	}
+	c.headStart = time.Now()
 	if !first {
-		c.setReadDeadline(time.Now().Add(orDefault(c.srv.HeaderTimeout, defaultHeaderTimeout)))
+		c.setReadDeadline(c.headStart.Add(orDefault(c.srv.HeaderTimeout, defaultHeaderTimeout)))
 	}
 	c.srv.setState(c, http.StateActive)
 	return true
@@ -186,6 +190,9 @@ func (c *conn) readRequest() (*http.Request, error) {
 	c.cr.startHead(int64(orDefault(c.srv.MaxHeaderBytes, defaultMaxHeaderBytes)), c.buffered())
 	req, err := http.ReadRequest(c.br)
 	head, hit := c.cr.endHead()
+	if req != nil {
+		req.RemoteAddr = c.remote
+	}
 	if hit {
 		return nil, errHeaderTooLarge
 	}
@@ -193,32 +200,31 @@ func (c *conn) readRequest() (*http.Request, error) {
 		return nil, err
 	}
 	if req.ProtoMajor != 1 {
-		return nil, errVersion
+		return req, errVersion
 	}
 	// The checks net/http's server makes beyond parsing.
 	switch {
 	case req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT":
-		return nil, badRequestError("missing Host header")
+		return req, badRequestError("missing Host header")
 	case req.TransferEncoding != nil && lengthAndChunked(head):
 		// http.ReadRequest lets Transfer-Encoding override (and delete) a
 		// Content-Length. A proxy in front that framed the request by its
 		// length would disagree with us about where it ends, so nginx
 		// refuses such a request, and so do we (the connection closes).
-		return nil, badRequestError("both Content-Length and Transfer-Encoding")
+		return req, badRequestError("both Content-Length and Transfer-Encoding")
 	case !httpguts.ValidHostHeader(req.Host):
-		return nil, badRequestError("malformed Host header")
+		return req, badRequestError("malformed Host header")
 	}
 	for k, vv := range req.Header {
 		if !httpguts.ValidHeaderFieldName(k) {
-			return nil, badRequestError("invalid header name")
+			return req, badRequestError("invalid header name")
 		}
 		for _, v := range vv {
 			if !httpguts.ValidHeaderFieldValue(v) {
-				return nil, badRequestError("invalid header value")
+				return req, badRequestError("invalid header value")
 			}
 		}
 	}
-	req.RemoteAddr = c.remote
 	return req.WithContext(c.ctx), nil
 }
 
@@ -248,9 +254,10 @@ func isField(line []byte, name string) bool {
 	return len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], []byte(name))
 }
 
-// refuse answers a request that could not be read, then the connection
-// closes. A client that sent nothing more, or went away, gets nothing.
-func (c *conn) refuse(err error) {
+// refuse answers a request that could not be read (req, when its head
+// parsed), then the connection closes. A client that sent nothing more, or
+// went away, gets nothing.
+func (c *conn) refuse(req *http.Request, err error) {
 	var code int
 	var ne net.Error
 	switch {
@@ -266,16 +273,20 @@ func (c *conn) refuse(err error) {
 		code = http.StatusBadRequest
 	}
 	c.linger = true
-	c.answer(code)
+	c.answer(req, code)
 }
 
 // answer sends a status of the server's own (400, 408, 417, 431, ...)
-// through Refuse and closes.
-func (c *conn) answer(code int) {
-	req := &http.Request{Method: "GET", ProtoMajor: 1, ProtoMinor: 1, Close: true}
-	c.res.reset(c, req)
+// through Refuse and closes. req is the request's parsed head, or nil.
+func (c *conn) answer(req *http.Request, code int) {
+	if req == nil {
+		req = &http.Request{RemoteAddr: c.remote, URL: &url.URL{}, Header: http.Header{}}
+	}
+	// The response is written as to an HTTP/1.1 GET (a body, then a close),
+	// whatever the refused request said.
+	c.res.reset(c, &http.Request{Method: "GET", ProtoMajor: 1, ProtoMinor: 1, Close: true})
 	if c.srv.Refuse != nil {
-		c.srv.Refuse(&c.res, code)
+		c.srv.Refuse(&c.res, &Refusal{Status: code, Request: req, Start: c.headStart})
 	} else {
 		c.res.WriteHeader(code)
 	}
@@ -290,7 +301,7 @@ func (c *conn) serveRequest(req *http.Request) bool {
 	if e := req.Header.Get("Expect"); e != "" {
 		if !strings.EqualFold(e, "100-continue") {
 			c.linger = true
-			c.answer(http.StatusExpectationFailed)
+			c.answer(req, http.StatusExpectationFailed)
 			return false
 		}
 		// HTTP/1.0 has no 100 (Continue): its client sends the body

@@ -110,21 +110,24 @@ func TestRefusedRequests(t *testing.T) {
 		name   string
 		req    string
 		status int
+		// request is what Refusal.Request shows ("method path"); " " for
+		// the stand-in of a head that did not parse; "" not checked.
+		request string
 	}{
-		{"missing Host", "GET / HTTP/1.1\r\n\r\n", 400},
-		{"two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
-		{"Content-Length and Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400},
-		{"Transfer-Encoding and Content-Length", "POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400},
-		{"two Content-Lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400},
-		{"bad Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: five\r\n\r\nhello", 400},
-		{"invalid header name", "GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", 400},
-		{"invalid header name character", "GET / HTTP/1.1\r\nHost: a\r\nBad(Name): x\r\n\r\n", 400},
-		{"malformed Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
-		{"head over MaxHeaderBytes", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("b", 16<<10) + "\r\n\r\n", 431},
-		{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
-		{"HTTP/0.9", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505},
-		{"garbage", "garbage\r\n\r\n", 400},
-		{"Expect other than 100-continue", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: something-else\r\n\r\nhello", 417},
+		{"missing Host", "GET / HTTP/1.1\r\n\r\n", 400, "GET /"},
+		{"two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, ""},
+		{"Content-Length and Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400, ""},
+		{"Transfer-Encoding and Content-Length", "POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400, ""},
+		{"two Content-Lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400, ""},
+		{"bad Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: five\r\n\r\nhello", 400, ""},
+		{"invalid header name", "GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", 400, ""},
+		{"invalid header name character", "GET / HTTP/1.1\r\nHost: a\r\nBad(Name): x\r\n\r\n", 400, ""},
+		{"malformed Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, ""},
+		{"head over MaxHeaderBytes", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("b", 16<<10) + "\r\n\r\n", 431, " "},
+		{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, ""},
+		{"HTTP/0.9", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505, ""},
+		{"garbage", "garbage\r\n\r\n", 400, " "},
+		{"Expect other than 100-continue", "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: something-else\r\n\r\nhello", 417, "POST /e"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,10 +135,22 @@ func TestRefusedRequests(t *testing.T) {
 			var called atomic.Bool
 			s := newServer(func(w http.ResponseWriter, r *http.Request) { called.Store(true) })
 			s.MaxHeaderBytes = maxHeader
+			refusals := make(chan string, 1)
+			s.Refuse = func(w http.ResponseWriter, r *h1.Refusal) {
+				if r.Start.IsZero() || r.Start.After(time.Now()) {
+					t.Errorf("Refusal.Start %v", r.Start)
+				}
+				refusals <- r.Request.RemoteAddr + " " + r.Request.Method + " " + r.Request.URL.Path
+				testRefuse(w, r)
+			}
 			ts := start(t, s)
 			c := dial(t, ts.addr)
 			c.send(tc.req)
 			res, body := c.response("GET")
+			refusal := <-refusals
+			if want := c.addr() + " " + tc.request; tc.request != "" && refusal != want || !strings.HasPrefix(refusal, c.addr()+" ") {
+				t.Errorf("Refusal.Request %q, want %q", refusal, want)
+			}
 			if res.StatusCode != tc.status || body != refuseBody(tc.status) {
 				t.Errorf("got %s %q, want %d %q", res.Status, body, tc.status, refuseBody(tc.status))
 			}

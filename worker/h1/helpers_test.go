@@ -30,7 +30,8 @@ const (
 // refuseBody is what testRefuse writes: a test sees that Refuse ran.
 func refuseBody(status int) string { return fmt.Sprintf("refused %d", status) }
 
-func testRefuse(w http.ResponseWriter, status int) {
+func testRefuse(w http.ResponseWriter, r *h1.Refusal) {
+	status := r.Status
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(status)
 	io.WriteString(w, refuseBody(status))

@@ -20,7 +20,7 @@ type Server struct {
 	MaxHeaderBytes int           // request line and header fields together
 	// Refuse, if set, writes the answer to a request the server refuses
 	// itself (400, 408, 417, 431, 505); the connection closes after it.
-	Refuse func(w http.ResponseWriter, status int)
+	Refuse func(w http.ResponseWriter, r *Refusal)
 	// OnPanic, if set, learns of a handler's panic (the connection closes).
 	OnPanic func(recovered any, stack []byte)
 	// ConnState, if set, is called as connections change state.
@@ -30,6 +30,17 @@ type Server struct {
 	lns      map[net.Listener]struct{}
 	conns    map[*conn]struct{}
 	shutdown atomic.Bool
+}
+
+// A Refusal is a request the server answers itself, before any handler.
+type Refusal struct {
+	Status int
+	// Request is the parsed head when there is one (a 417, a missing
+	// Host), otherwise a stand-in with only RemoteAddr, an empty Method
+	// and an empty URL. Either is only valid during Refuse.
+	Request *http.Request
+	// Start is when the head's first byte arrived.
+	Start time.Time
 }
 
 // Defaults where a field is zero.
