@@ -512,9 +512,28 @@ func (cw *connWriter) Write(p []byte) (int, error) {
 		// handler's, and so are its deadlines.
 		return c.nc.Write(p)
 	}
-	arm(&c.wrArmed, orDefault(c.srv.SendTimeout, defaultSendTimeout), c.nc.SetWriteDeadline)
-	return c.nc.Write(p)
+	// nginx's send_timeout runs between two writes, not over a whole
+	// response: a large Write goes out in pieces, each of which may move
+	// the deadline, so a client that keeps reading is never cut off.
+	d := orDefault(c.srv.SendTimeout, defaultSendTimeout)
+	n := 0
+	for {
+		piece := p[n:]
+		if len(piece) > sendPiece {
+			piece = piece[:sendPiece]
+		}
+		arm(&c.wrArmed, d, c.nc.SetWriteDeadline)
+		m, err := c.nc.Write(piece)
+		n += m
+		if err != nil || n == len(p) {
+			return n, err
+		}
+	}
 }
+
+// sendPiece is the most one write to the client carries, so a client must
+// take at least this much per send_timeout to stay connected.
+const sendPiece = 64 << 10
 
 // requestBody is the request's body as the handler reads it: 100 Continue
 // on the first read, client_body_timeout between reads. Reads are

@@ -372,6 +372,51 @@ func TestSendTimeout(t *testing.T) {
 	ts.states.waitLast(t, c.addr(), http.StateClosed)
 }
 
+// TestSendTimeoutBetweenWrites: as nginx's send_timeout, the timeout runs
+// between writes, so one Write larger than a client reads in SendTimeout
+// still completes while the client keeps reading.
+func TestSendTimeoutBetweenWrites(t *testing.T) {
+	t.Parallel()
+	const size = 24 << 20
+	werr := make(chan error, 1)
+	ts := start(t, newServer(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		_, err := w.Write(make([]byte, size))
+		werr <- err
+	}))
+	c := dial(t, ts.addr)
+	// A small receive buffer keeps the kernel from absorbing the response.
+	if err := c.Conn.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(testDeadline))
+	res, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	// 256 KiB every 20 ms: about 2 s in all, far over SendTimeout, with
+	// no pause near it.
+	start := time.Now()
+	buf := make([]byte, 256<<10)
+	total := 0
+	for total < size {
+		time.Sleep(20 * time.Millisecond) // the client's pace, the point of the test
+		n, err := io.ReadFull(res.Body, buf[:min(len(buf), size-total)])
+		total += n
+		if err != nil {
+			t.Fatalf("after %d of %d bytes in %v: %v", total, size, time.Since(start), err)
+		}
+	}
+	if took := time.Since(start); took < 2*sendTimeout {
+		t.Fatalf("read in %v: too fast to show anything about a %v send timeout", took, sendTimeout)
+	}
+	if err := <-werr; err != nil {
+		t.Errorf("handler's Write: %v", err)
+	}
+}
+
 // TestExpectContinue: 100 Continue is sent when the handler reads the
 // body, not before and not at all if it does not.
 func TestExpectContinue(t *testing.T) {

@@ -21,7 +21,8 @@
 //     came, a silent close before), BodyTimeout (client_body_timeout)
 //     between two reads of the body (the read fails with ErrBodyTimeout,
 //     a timeout net.Error), SendTimeout (send_timeout) between two writes
-//     of the response. Deadlines are re-armed at most every 1/8 of their
+//     of the response (a large Write goes out 64 KiB at a time, so it is
+//     bounded per piece, not as a whole). Deadlines are re-armed at most every 1/8 of their
 //     timeout, so a timeout fires between 7/8 and all of it after the last
 //     progress. The head is limited to MaxHeaderBytes (431).
 //   - A client that goes away is noticed once a request has been in flight
