@@ -237,12 +237,13 @@ func (c *conn) buffered() []byte {
 // lengthAndChunked reports whether the request head at the start of b has
 // both Content-Length and Transfer-Encoding.
 func lengthAndChunked(b []byte) bool {
-	end := bytes.Index(b, []byte("\r\n\r\n"))
+	end := headEnd(b)
 	if end < 0 {
 		return false
 	}
 	cl, te := false, false
-	for line := range bytes.SplitSeq(b[:end], []byte("\r\n")) {
+	for line := range bytes.SplitSeq(b[:end], []byte("\n")) {
+		line = bytes.TrimSuffix(line, []byte("\r"))
 		cl = cl || isField(line, "content-length")
 		te = te || isField(line, "transfer-encoding")
 	}
@@ -395,8 +396,30 @@ const maxKeptHead = 8 << 10
 // startHead starts reading a request head of at most limit bytes more,
 // recording it from what the buffer already holds.
 func (cr *connReader) startHead(limit int64, buffered []byte) {
-	cr.limit, cr.hitLimit = limit, false
 	cr.head = append(cr.head[:0], buffered...)
+	cr.limit, cr.hitLimit = limit, false
+	if end := headEnd(buffered); end >= 0 {
+		// The whole head was read with the first bytes: only its size
+		// can be over.
+		cr.hitLimit = int64(end) > limit
+	} else {
+		// Everything buffered belongs to the head; 0 refuses the next read.
+		cr.limit = max(limit-int64(len(buffered)), 0)
+	}
+}
+
+// headEnd is the length of the request head at the start of b (through its
+// empty line, which http.ReadRequest also accepts as a bare LF), or -1 when
+// b does not hold all of it.
+func headEnd(b []byte) int {
+	end := -1
+	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+		end = i + 4
+	}
+	if i := bytes.Index(b, []byte("\n\n")); i >= 0 && (end < 0 || i+2 < end) {
+		end = i + 2
+	}
+	return end
 }
 
 // endHead ends the head: it returns the bytes recorded (valid until the

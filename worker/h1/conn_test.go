@@ -124,6 +124,7 @@ func TestRefusedRequests(t *testing.T) {
 		{"invalid header name character", "GET / HTTP/1.1\r\nHost: a\r\nBad(Name): x\r\n\r\n", 400, ""},
 		{"malformed Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, ""},
 		{"head over MaxHeaderBytes", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("b", 16<<10) + "\r\n\r\n", 431, " "},
+		{"head over MaxHeaderBytes in the first read", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("b", 2<<10) + "\r\n\r\n", 431, ""},
 		{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, ""},
 		{"HTTP/0.9", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505, ""},
 		{"garbage", "garbage\r\n\r\n", 400, " "},
@@ -147,7 +148,12 @@ func TestRefusedRequests(t *testing.T) {
 			c := dial(t, ts.addr)
 			c.send(tc.req)
 			res, body := c.response("GET")
-			refusal := <-refusals
+			var refusal string
+			select {
+			case refusal = <-refusals:
+			case <-time.After(testDeadline):
+				t.Fatalf("Refuse was not called (got %s)", res.Status)
+			}
 			if want := c.addr() + " " + tc.request; tc.request != "" && refusal != want || !strings.HasPrefix(refusal, c.addr()+" ") {
 				t.Errorf("Refusal.Request %q, want %q", refusal, want)
 			}
@@ -181,6 +187,7 @@ func TestLengthAndChunkedAnywhere(t *testing.T) {
 	}{
 		{"head longer than the buffer", []string{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n" + filler + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}},
 		{"fields after the buffer", []string{"POST / HTTP/1.1\r\nHost: a\r\n" + filler + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}},
+		{"bare LF line ends", []string{"POST / HTTP/1.1\nHost: a\nContent-Length: 5\nTransfer-Encoding: chunked\n\n5\r\nhello\r\n0\r\n\r\n"}},
 		{"head in pieces", []string{"POST / HTTP/1.1\r\nHost: a\r\nCont", "ent-Length: 5\r\nTransfer-", "Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}},
 	}
 	for _, tc := range cases {
