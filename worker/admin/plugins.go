@@ -147,26 +147,27 @@ func pluginConfs(obj map[string]any) map[string]map[string]any {
 
 // encryptPlugins encrypts the fields each plugin marks for encryption.
 func (h *Handler) encryptPlugins(kind resource.Kind, obj map[string]any) {
-	if h.cfg.Keyring == nil || kind == resource.PluginMetadata {
-		return
-	}
-	for name, conf := range pluginConfs(obj) {
-		if p, ok := plugins.Lookup(subsystemOf(kind), name); ok {
-			h.cfg.Keyring.EncryptFields(conf, p.EncryptFields(schemaKind(kind)))
-		}
-	}
+	h.eachEncryptedField(kind, obj, h.cfg.Keyring.EncryptFields)
 }
 
 // decryptPlugins undoes encryptPlugins; a field that does not decrypt
 // (written in clear, or with a key no longer in the keyring) keeps its
 // stored form, as in APISIX.
 func (h *Handler) decryptPlugins(kind resource.Kind, obj map[string]any) {
+	h.eachEncryptedField(kind, obj, func(conf map[string]any, fields []string) {
+		_ = h.cfg.Keyring.DecryptFields(conf, fields) // see above: the stored form stays
+	})
+}
+
+// eachEncryptedField applies f to each plugin configuration obj holds, with
+// the fields its plugin marks for encryption; nothing without a keyring.
+func (h *Handler) eachEncryptedField(kind resource.Kind, obj map[string]any, f func(conf map[string]any, fields []string)) {
 	if h.cfg.Keyring == nil || kind == resource.PluginMetadata {
 		return
 	}
 	for name, conf := range pluginConfs(obj) {
 		if p, ok := plugins.Lookup(subsystemOf(kind), name); ok {
-			h.cfg.Keyring.DecryptFields(conf, p.EncryptFields(schemaKind(kind)))
+			f(conf, p.EncryptFields(schemaKind(kind)))
 		}
 	}
 }
