@@ -3,8 +3,8 @@ package health
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -84,7 +84,10 @@ func (c *Checker) Update(snap *store.Snapshot) {
 			// Dialled as host:port, so an IPv6 host loses its brackets.
 			host := strings.TrimSuffix(strings.TrimPrefix(n.Host, "["), "]")
 			tg := &target{owner: owner, node: node, host: host, port: port, key: Key(owner, node), active: *d.Checks.Active, passive: d.Checks.Passive != nil}
-			tg.version = fmt.Sprintf("%+v|%+v|%+v|%v", tg.active, *tg.active.Healthy, *tg.active.Unhealthy, tg.passive)
+			// By value: Defaults copies the upstream, so pointer fields
+			// are new on every snapshot even when nothing changed.
+			active, _ := json.Marshal(tg.active)
+			tg.version = string(active) + "|" + strconv.FormatBool(tg.passive)
 			want[owner+"|"+node] = tg
 		}
 	}
