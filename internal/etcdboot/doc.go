@@ -9,10 +9,10 @@
 //   - Start returns only when the server is ready or has failed; a failure
 //     names the address or directory at fault and leaves nothing running.
 //   - Close returns once the port and data directory are free, without
-//     waiting for clients: it shuts down the connections accepted on the
-//     client port (watch streams would otherwise hold etcd's graceful stop
-//     for its 5 s request timeout), so an upgrade's next master starts its
-//     etcd at once.
+//     waiting for clients: it first ends every gRPC stream's context
+//     (through a stream interceptor), since watch streams would otherwise
+//     hold etcd's graceful stop for its 5 s request timeout, so an
+//     upgrade's next master starts its etcd at once.
 //   - InitDirs never overwrites: it creates `PREFIX/<dir>/` = "init_dir" only
 //     where the key is missing, so it is safe on every start.
 package etcdboot

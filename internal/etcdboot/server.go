@@ -1,11 +1,9 @@
 package etcdboot
 
 import (
+	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -13,14 +11,15 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
 )
 
 // Server is a running embedded etcd.
 type Server struct {
 	etcd    *embed.Etcd
 	closing *atomic.Bool
-	port    int // the client port
+	// endStreams ends every client stream (see Close).
+	endStreams context.CancelFunc
 }
 
 // Start runs an embedded etcd serving clientURL with data in dir.
@@ -31,10 +30,6 @@ func Start(dir, clientURL string, log zerolog.Logger, readyTimeout time.Duration
 	}
 	if cu.Scheme != "http" {
 		return nil, fmt.Errorf("embedded etcd client url %q: only http is served by the embedded etcd", clientURL)
-	}
-	port, err := strconv.Atoi(cu.Port())
-	if err != nil {
-		return nil, fmt.Errorf("embedded etcd client url %q: a numeric port is needed", clientURL)
 	}
 	pu, _ := url.Parse("http://127.0.0.1:0")
 	closing := new(atomic.Bool)
@@ -49,19 +44,24 @@ func Start(dir, clientURL string, log zerolog.Logger, readyTimeout time.Duration
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.ListenMetricsUrls = nil
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(&zapCore{log: log, closing: closing}))
+	streams, endStreams := context.WithCancel(context.Background())
+	cfg.GRPCAdditionalServerOptions = []grpc.ServerOption{grpc.ChainStreamInterceptor(endWith(streams))}
 
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
+		endStreams()
 		return nil, fmt.Errorf("start embedded etcd on %s (data %s): %w", cu.Host, dir, err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Server{etcd: e, closing: closing, port: port}, nil
+		return &Server{etcd: e, closing: closing, endStreams: endStreams}, nil
 	case err := <-e.Err():
+		endStreams()
 		closing.Store(true)
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd on %s: %w", cu.Host, err)
 	case <-time.After(readyTimeout):
+		endStreams()
 		closing.Store(true)
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd on %s not ready after %s", cu.Host, readyTimeout)
@@ -77,69 +77,33 @@ func (s *Server) Err() <-chan error { return s.etcd.Err() }
 // to end, and a watch stream only ends when its client cancels it: with any
 // client watching (every worker does), Close took etcd's whole request
 // timeout, 5 s, during which an upgrade's new master could not start its
-// etcd. So while Close runs, the clients' connections are shut down: their
-// streams end at once, and clients reconnect as after any network failure.
+// etcd. So Close first ends every stream's context, which etcd's stream
+// handlers watch: they return at once, and clients reconnect as after any
+// server restart.
 func (s *Server) Close() {
 	s.closing.Store(true)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.etcd.Close()
-	}()
-	// Until Close has closed the listener, a client may reconnect, so the
-	// sweep repeats.
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		shutdownAccepted(s.port)
-		select {
-		case <-done:
-			return
-		case <-tick.C:
-		}
+	s.endStreams()
+	s.etcd.Close()
+}
+
+// endWith is a stream interceptor whose streams' contexts also end when
+// ctx does.
+func endWith(ctx context.Context) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		sctx, cancel := context.WithCancel(ss.Context())
+		defer cancel()
+		stop := context.AfterFunc(ctx, cancel)
+		defer stop()
+		return handler(srv, &endingStream{ServerStream: ss, ctx: sctx})
 	}
 }
 
-// shutdownAccepted shuts down this process's TCP connections accepted on
-// port (not the listener itself, nor connections it dialled). shutdown(2)
-// leaves the descriptor open, so the code that owns it (etcd's gRPC and
-// HTTP servers) sees the connection end and closes it itself.
-func shutdownAccepted(port int) {
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return
-	}
-	for _, f := range fds {
-		fd, err := strconv.Atoi(f.Name())
-		if err != nil {
-			continue
-		}
-		if link, err := os.Readlink("/proc/self/fd/" + f.Name()); err != nil || !strings.HasPrefix(link, "socket:") {
-			continue
-		}
-		if localPort(fd) != port {
-			continue
-		}
-		if listening, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || listening != 0 {
-			continue
-		}
-		unix.Shutdown(fd, unix.SHUT_RDWR)
-	}
+type endingStream struct {
+	grpc.ServerStream
+	ctx context.Context
 }
 
-func localPort(fd int) int {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return -1
-	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return a.Port
-	case *unix.SockaddrInet6:
-		return a.Port
-	}
-	return -1
-}
+func (s *endingStream) Context() context.Context { return s.ctx }
 
 // zapCore forwards etcd's zap entries into zerolog. Once the server is
 // closing, the "server closed" noise etcd logs at error level is dropped.
