@@ -112,11 +112,12 @@ func (w *response) commit(finishing bool) {
 	default:
 		w.closeAfter = true
 	}
-	if w.req.Close || w.c.srv.shutdown.Load() || hasToken(h["Connection"], "close") {
+	askedClose := httpguts.HeaderValuesContainsToken(h["Connection"], "close")
+	if w.req.Close || w.c.srv.shutdown.Load() || askedClose {
 		w.closeAfter = true
 	}
 	if w.closeAfter {
-		if !hasToken(h["Connection"], "close") {
+		if !askedClose {
 			h["Connection"] = closeValue
 		}
 	} else if !w.req.ProtoAtLeast(1, 1) {
@@ -140,15 +141,6 @@ var (
 	closeValue     = []string{"close"}
 	keepAliveValue = []string{"keep-alive"}
 )
-
-func hasToken(vals []string, token string) bool {
-	for _, v := range vals {
-		if httpguts.HeaderValuesContainsToken([]string{v}, token) {
-			return true
-		}
-	}
-	return false
-}
 
 func (w *response) writeStatusLine(code int) {
 	bw := w.c.bw
