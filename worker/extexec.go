@@ -189,7 +189,7 @@ func queryEntries(raw string) []extplugin.Entry {
 // a name sets it, later ones add.
 func (x *extRequest) stop(s *extplugin.Stop) {
 	h := x.rw.Header()
-	setHeaders(h, s.Headers, nil)
+	setHeaders(h, s.Headers)
 	if len(s.Body) > 0 {
 		h["Content-Length"] = []string{strconv.Itoa(len(s.Body))}
 	}
@@ -347,14 +347,11 @@ func appendEntries(out []extplugin.Entry, h http.Header) []extplugin.Entry {
 
 // setHeaders applies runner headers to h: the first valued entry of a name
 // replaces what h has, later ones add; an entry without a value deletes
-// the name. skip lists names never applied.
-func setHeaders(h http.Header, es []extplugin.Entry, skip map[string]bool) {
+// the name.
+func setHeaders(h http.Header, es []extplugin.Entry) {
 	seen := map[string]bool{}
 	for _, e := range es {
 		k := http.CanonicalHeaderKey(e.Name)
-		if skip[k] {
-			continue
-		}
 		if !e.HasValue {
 			delete(h, k)
 			continue
@@ -379,7 +376,7 @@ type respHeaderWriter struct {
 func (w *respHeaderWriter) WriteHeader(code int) {
 	if !w.written {
 		w.written = true
-		setHeaders(w.ResponseWriter.Header(), w.set, nil)
+		setHeaders(w.ResponseWriter.Header(), w.set)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -433,7 +430,7 @@ func (rec *respRecorder) apply(res *extplugin.RespResult) {
 	if res.Status != 0 {
 		rec.status = res.Status
 	}
-	setHeaders(rec.header, res.Headers, nil)
+	setHeaders(rec.header, res.Headers)
 	if res.HasBody {
 		rec.body.Reset()
 		rec.body.Write(res.Body)
