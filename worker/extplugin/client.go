@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -185,14 +186,17 @@ func (c *Client) Flush() {
 }
 
 func (c *Client) flushLocked() {
-	c.epoch++
-	clear(c.tokens)
+	c.flushTokensLocked()
 	c.dropIdle()
 }
 
 func (c *Client) flushTokens() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.flushTokensLocked()
+}
+
+func (c *Client) flushTokensLocked() {
 	c.epoch++
 	clear(c.tokens)
 }
@@ -462,6 +466,9 @@ func (c *Client) token(ctx context.Context, cn *conn, g int64, key string, conf 
 		// A flush during the prepare wins: the token is used for this call
 		// only (it is valid on cn) but not cached.
 		if f.err == nil && epoch == c.epoch && g == c.gen {
+			// Every conf change makes a new key; the old keys' tokens go
+			// once expired, so the cache holds what ExpireTime saw in use.
+			maps.DeleteFunc(c.tokens, func(_ string, t token) bool { return !now.Before(t.expires) })
 			c.tokens[key] = token{id: f.token, gen: g, pid: cn.pid, expires: now.Add(c.o.ExpireTime)}
 		}
 		c.mu.Unlock()

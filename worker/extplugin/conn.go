@@ -35,8 +35,10 @@ type conn struct {
 	// rd lets one read syscall take a whole answer (header and payload)
 	// when it has arrived, instead of one read for each.
 	rd *bufio.Reader
-	// spin is the client's, shared by its connections.
+	// spin is the client's, shared by its connections; rc is nc's raw
+	// descriptor for it (nil: never poll).
 	spin *spinner
+	rc   syscall.RawConn
 }
 
 func (c *Client) dial(ctx context.Context, gen int64) (*conn, error) {
@@ -46,14 +48,15 @@ func (c *Client) dial(ctx context.Context, gen int64) (*conn, error) {
 		return nil, fmt.Errorf("connect to runner: %w", err)
 	}
 	uc := nc.(*net.UnixConn)
-	return &conn{nc: uc, gen: gen, pid: peerPID(uc), spin: &c.spin}, nil
+	cn := &conn{nc: uc, gen: gen, spin: &c.spin}
+	if cn.rc, err = uc.SyscallConn(); err == nil {
+		cn.pid = peerPID(cn.rc)
+	}
+	return cn, nil
 }
 
-func peerPID(uc *net.UnixConn) int32 {
-	rc, err := uc.SyscallConn()
-	if err != nil {
-		return 0
-	}
+// peerPID is the process on the other end (SO_PEERCRED), 0 when unknown.
+func peerPID(rc syscall.RawConn) int32 {
 	var pid int32
 	_ = rc.Control(func(fd uintptr) {
 		if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
@@ -96,7 +99,7 @@ func (cn *conn) recv(ctx context.Context, timeout time.Duration) (byte, []byte, 
 		cn.rd = bufio.NewReaderSize(cn.nc, readBufSize)
 	}
 	if cn.rd.Buffered() == 0 {
-		cn.spin.await(cn.nc)
+		cn.spin.await(cn.rc)
 	}
 	n, err := io.ReadFull(cn.rd, cn.hdr[:])
 	if n > 0 {

@@ -3,6 +3,7 @@ package extplugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -708,5 +709,32 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := c.CallRequest(context.Background(), testKey, nil, get("/"), nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("err %v, want ErrClosed", err)
+	}
+}
+
+// TestFakeExpiredTokensLeaveTheCache: every conf change prepares a new key,
+// so tokens of keys no longer used must not pile up for the worker's life:
+// an insert drops the expired ones.
+func TestFakeExpiredTokensLeaveTheCache(t *testing.T) {
+	f := startFake(t, serveCalls(func(nc net.Conn, id uint32) error { return none(nc, id) }))
+	c := newClient(t, f.sock, Options{ExpireTime: time.Millisecond})
+	cached := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.tokens)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ; i++ {
+		if _, err := c.CallRequest(context.Background(), fmt.Sprintf("route#1#%d", i), nil, get("/"), nil); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		// Once a millisecond passed between two calls, the cache holds
+		// only the newest key.
+		if i > 0 && cached() == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tokens cached after %d keys, all but the newest long expired", cached(), i+1)
+		}
 	}
 }

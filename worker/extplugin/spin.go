@@ -1,9 +1,9 @@
 package extplugin
 
 import (
-	"net"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -51,15 +51,11 @@ func (s *spinner) worthwhile() bool {
 	return s.inflight.Load() == 1 && time.Duration(s.wait.Load()) <= spinFor
 }
 
-// await polls nc until it is readable, for at most spinFor, when polling
+// await polls rc until it is readable, for at most spinFor, when polling
 // is worthwhile. It returns early, leaving the read to park as usual, on
 // any error.
-func (s *spinner) await(nc *net.UnixConn) {
-	if !s.worthwhile() {
-		return
-	}
-	rc, err := nc.SyscallConn()
-	if err != nil {
+func (s *spinner) await(rc syscall.RawConn) {
+	if rc == nil || !s.worthwhile() {
 		return
 	}
 	deadline := time.Now().Add(spinFor)

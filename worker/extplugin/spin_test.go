@@ -56,14 +56,18 @@ func TestSpinnerAwaitTakesAnswer(t *testing.T) {
 	}
 	defer server.Close()
 
+	rc, err := client.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var s spinner
 	s.begin()
 	defer s.end()
-	s.await(client) // nothing sent: returns after spinFor, reads nothing
+	s.await(rc) // nothing sent: returns after spinFor, reads nothing
 	if _, err := server.Write([]byte("answer")); err != nil {
 		t.Fatal(err)
 	}
-	s.await(client)
+	s.await(rc)
 	client.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 16)
 	n, err := client.Read(buf)
