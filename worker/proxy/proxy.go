@@ -314,7 +314,7 @@ func (ex *exchange) respond(c *conn, np *nodePool) {
 		h["X-Apisix-Upstream-Status"] = statusValue(res.status)
 	}
 	ex.w.WriteHeader(res.status)
-	if _, err := ex.copyBody(c); err != nil {
+	if err := ex.copyBody(c); err != nil {
 		// The response is cut short: closing the client connection is the
 		// only way to tell the client (net/http does it on this panic
 		// without logging).

@@ -330,8 +330,8 @@ func (ex *exchange) copyHeader(h http.Header) {
 // copyBody streams the response body to the client. A body of known length
 // goes through the server's write buffer; one of unknown length is flushed
 // whenever the upstream has nothing more buffered, so events reach the
-// client as they are sent. upstreamErr tells which side failed.
-func (ex *exchange) copyBody(c *conn) (upstreamErr bool, err error) {
+// client as they are sent.
+func (ex *exchange) copyBody(c *conn) error {
 	switch ex.res.kind {
 	case bodyFixed:
 		return ex.copyFixed(c, ex.res.length, false)
@@ -340,19 +340,19 @@ func (ex *exchange) copyBody(c *conn) (upstreamErr bool, err error) {
 	case bodyClose:
 		return ex.copyUntilEOF(c)
 	}
-	return false, nil
+	return nil
 }
 
 // copyFixed copies n bytes; with flush, pending output is flushed before
 // each read that has to wait for the upstream.
-func (ex *exchange) copyFixed(c *conn, n int64, flush bool) (bool, error) {
+func (ex *exchange) copyFixed(c *conn, n int64, flush bool) error {
 	br := c.br
 	var buf []byte
 	for n > 0 {
 		if b := br.Buffered(); b > 0 {
 			p, _ := br.Peek(int(min(int64(b), n)))
 			if _, err := ex.w.Write(p); err != nil {
-				return false, err
+				return err
 			}
 			br.Discard(len(p))
 			n -= int64(len(p))
@@ -361,7 +361,7 @@ func (ex *exchange) copyFixed(c *conn, n int64, flush bool) (bool, error) {
 		}
 		if flush {
 			if err := ex.flush(); err != nil {
-				return false, err
+				return err
 			}
 		}
 		if buf == nil {
@@ -372,7 +372,7 @@ func (ex *exchange) copyFixed(c *conn, n int64, flush bool) (bool, error) {
 		m, err := br.Read(buf[:min(int64(len(buf)), n)])
 		if m > 0 {
 			if _, werr := ex.w.Write(buf[:m]); werr != nil {
-				return false, werr
+				return werr
 			}
 			n -= int64(m)
 			ex.unflushed = true
@@ -381,41 +381,41 @@ func (ex *exchange) copyFixed(c *conn, n int64, flush bool) (bool, error) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return true, err
+			return err
 		}
 	}
-	return false, nil
+	return nil
 }
 
-func (ex *exchange) copyChunked(c *conn) (bool, error) {
+func (ex *exchange) copyChunked(c *conn) error {
 	br := c.br
 	for {
 		if err := ex.flushBeforeLine(br); err != nil {
-			return false, err
+			return err
 		}
 		budget := maxChunkLine
 		line, err := ex.readLine(br, &budget)
 		if err != nil {
-			return true, err
+			return err
 		}
 		size, ok := parseChunkSize(line)
 		if !ok {
-			return true, fmt.Errorf("%w: chunk size line %q", errBadResponse, truncate(line))
+			return fmt.Errorf("%w: chunk size line %q", errBadResponse, truncate(line))
 		}
 		if size == 0 {
 			break
 		}
-		if upErr, err := ex.copyFixed(c, size, true); err != nil {
-			return upErr, err
+		if err := ex.copyFixed(c, size, true); err != nil {
+			return err
 		}
 		if err := ex.flushBeforeLine(br); err != nil {
-			return false, err
+			return err
 		}
 		if line, err := ex.readLine(br, &budget); err != nil || len(line) != 0 {
 			if err == nil {
 				err = fmt.Errorf("%w: no CRLF after chunk data", errBadResponse)
 			}
-			return true, err
+			return err
 		}
 	}
 	// Trailer fields are read and dropped, as nginx drops them.
@@ -423,15 +423,15 @@ func (ex *exchange) copyChunked(c *conn) (bool, error) {
 	for {
 		line, err := ex.readLine(br, &budget)
 		if err != nil {
-			return true, err
+			return err
 		}
 		if len(line) == 0 {
-			return false, nil
+			return nil
 		}
 	}
 }
 
-func (ex *exchange) copyUntilEOF(c *conn) (bool, error) {
+func (ex *exchange) copyUntilEOF(c *conn) error {
 	br := c.br
 	bp := buffers.Get().(*[]byte)
 	defer buffers.Put(bp)
@@ -439,21 +439,21 @@ func (ex *exchange) copyUntilEOF(c *conn) (bool, error) {
 	for {
 		if br.Buffered() == 0 {
 			if err := ex.flush(); err != nil {
-				return false, err
+				return err
 			}
 		}
 		m, err := br.Read(buf)
 		if m > 0 {
 			if _, werr := ex.w.Write(buf[:m]); werr != nil {
-				return false, werr
+				return werr
 			}
 			ex.unflushed = true
 		}
 		if err == io.EOF {
-			return false, nil
+			return nil
 		}
 		if err != nil {
-			return true, err
+			return err
 		}
 	}
 }
